@@ -1,0 +1,10 @@
+# rq_add_test(NAME SOURCES a.c ... [LIBS lib ...])
+# One small cmocka executable per module, registered with ctest.
+function(rq_add_test name)
+    cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} ${T_SOURCES})
+    target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/daemon)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 120)
+endfunction()

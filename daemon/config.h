@@ -1,0 +1,171 @@
+/*
+ * config.h - the validated, immutable configuration of ringqd.
+ *
+ * rq_conf_load() reads a libconfig file (conf/ringqd.conf is the annotated
+ * sample), checks every value and cross-reference, and returns a struct
+ * rq_conf, or NULL with "file:line: what is wrong" in err. Nothing in a
+ * struct rq_conf changes after loading: a reload builds a new one and swaps.
+ *
+ * Cross references (a queue's skills, an agent's skills, a step's overflow
+ * queues) are resolved to indexes into the arrays below.
+ */
+#ifndef RQ_CONFIG_H
+#define RQ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+/* The channel a contact arrives on. */
+enum rq_channel { RQ_CH_VOICE = 0, RQ_CH_CHAT, RQ_CH_EMAIL, RQ_CH_CALLBACK, RQ_CH__COUNT };
+
+/* What an agent spends capacity on: a callback is a voice call. */
+enum rq_media { RQ_MEDIA_VOICE = 0, RQ_MEDIA_CHAT, RQ_MEDIA_EMAIL, RQ_MEDIA__COUNT };
+
+/* Customer personas (DESIGN section 1); a bit each in masks. */
+enum rq_persona {
+    RQ_PERSONA_AUTHORITATIVE = 0,
+    RQ_PERSONA_ANALYTICAL,
+    RQ_PERSONA_AMIABLE,
+    RQ_PERSONA_EXPRESSIVE,
+    RQ_PERSONA__COUNT
+};
+
+/* Service-level formula a queue's wallboard shows (DESIGN section 6). */
+enum rq_sl_variant {
+    RQ_SL_ANSWERED_ONLY = 0, /* A_t / A */
+    RQ_SL_ABANDONS_NEGATIVE, /* A_t / O */
+    RQ_SL_ABANDONS_IGNORED,  /* A_t / (O - B_t) */
+    RQ_SL_ABANDONS_POSITIVE, /* (A_t + B_t) / O */
+};
+
+const char *rq_channel_name(enum rq_channel ch);
+int rq_channel_parse(const char *name, enum rq_channel *out);
+enum rq_media rq_channel_media(enum rq_channel ch);
+const char *rq_media_name(enum rq_media m);
+const char *rq_persona_name(enum rq_persona p);
+int rq_persona_parse(const char *name, enum rq_persona *out);
+const char *rq_sl_variant_name(enum rq_sl_variant v);
+int rq_sl_variant_parse(const char *name, enum rq_sl_variant *out);
+
+/* One skill requirement or one agent skill: index into conf->skills, level 1..10. */
+struct rq_conf_skillref {
+    int skill; /* index into rq_conf.skills */
+    int level; /* 1..RQ_MAX_LEVEL */
+};
+
+struct rq_conf_listener {
+    char *host;      /* TCP address to bind, NULL when no TCP listener */
+    int port;        /* TCP port, 1..65535 */
+    char *unix_path; /* Unix socket path, NULL when none */
+};
+
+struct rq_conf_tier {
+    char *name;           /* "emergency", "key_account", ... */
+    int rank;             /* position in the file: 0 is served first among equal deadlines */
+    double sla_factor;    /* multiplies every target: 0.5 halves the wait allowed */
+    int emergency;        /* 1: ordered ahead of every non-emergency contact */
+    uint32_t max_wait_ms; /* hard maximum wait: past it the contact takes any skilled agent */
+    int line;             /* line in the file, for messages */
+};
+
+struct rq_conf_skill {
+    char *name; /* "sales", "billing", ... */
+};
+
+/* An escalation step: applied when a waiting contact reaches it. */
+struct rq_conf_step {
+    int at_percent;                     /* due at this % of the contact's target, or -1 */
+    uint32_t after_ms;                  /* due this long after arrival (used when at_percent < 0) */
+    int relax_levels;                   /* lower every required level by this much (floor 1) */
+    int relax_language;                 /* 1: the customer's language is no longer required */
+    int add_queues[RQ_MAX_STEP_QUEUES]; /* overflow queues whose agents may now take it */
+    int n_add_queues;
+    int raise_priority; /* added to the contact's priority */
+    int line;
+};
+
+struct rq_conf_queue {
+    char *name;
+    int line;
+    uint32_t answer_rings;            /* voice target in rings */
+    uint32_t ring_on_ms;              /* ring cadence: on ... */
+    uint32_t ring_off_ms;             /* ... and off; a ring lasts on + off */
+    uint32_t target_ms[RQ_CH__COUNT]; /* base target per channel (voice = rings x cadence) */
+    double goal_percent;              /* share of contacts to answer within target, e.g. 80 */
+    enum rq_sl_variant sl_variant;    /* the formula the wallboard shows */
+    uint32_t short_abandon_ms;        /* abandons before this are "short" */
+    char *strategy;                   /* agent-selection strategy name */
+    uint32_t ring_timeout_ms;         /* an offer unanswered this long is ring-no-answer */
+    uint32_t wrap_up_ms;              /* wrap-up after each contact of this queue */
+    uint32_t preferred_wait_ms;       /* how long a contact waits for its preferred agent */
+    int alert_percent;         /* alert when a waiting contact reaches this % of its target */
+    uint32_t priority_step_ms; /* each priority point moves the deadline this much earlier */
+    uint32_t default_aht_ms;   /* handle time assumed for EWT before any contact ended */
+    int closed;                /* 1: contact.new is answered `unavailable` */
+    struct rq_conf_skillref skills[RQ_MAX_REQS]; /* skills every contact of the queue needs */
+    int n_skills;
+    struct rq_conf_step steps[RQ_MAX_STEPS]; /* escalation steps, in due order */
+    int n_steps;
+    uint32_t *max_wait_ms; /* per tier (n_tiers entries): queue override or the tier's value */
+};
+
+struct rq_conf_agent {
+    char *id;    /* "a1001": what softphones send in hello */
+    char *name;  /* display name */
+    char *token; /* shared secret of the agent's softphone */
+    int line;
+    struct rq_conf_skillref skills[RQ_MAX_AGENT_SKILLS];
+    int n_skills;
+    int capacity[RQ_MEDIA__COUNT];   /* contacts at once per medium (voice 0..1) */
+    char *langs[RQ_MAX_AGENT_LANGS]; /* "en", "es", ... */
+    int n_langs;
+    unsigned personas; /* bit (1 << enum rq_persona) per persona the agent handles well */
+};
+
+/* A client that may connect as a source or a monitor. */
+struct rq_conf_client {
+    char *name;  /* the name sent in hello */
+    char *token; /* its shared secret */
+    int line;
+};
+
+struct rq_conf {
+    char *path;                     /* the file this came from */
+    char *log_level;                /* "info" unless set */
+    struct rq_conf_listener listen; /* NDJSON protocol listeners */
+    size_t max_line_bytes;          /* NDJSON line limit */
+    int max_clients;                /* connections at once */
+    uint64_t random_seed;           /* 0: seeded from the clock */
+    size_t max_contacts;            /* live contacts at most; beyond, contact.new is `overloaded` */
+
+    struct rq_conf_tier *tiers;
+    int n_tiers;
+    int default_tier; /* tier of contacts that name none ("standard") */
+    struct rq_conf_skill *skills;
+    int n_skills;
+    struct rq_conf_queue *queues;
+    int n_queues;
+    struct rq_conf_agent *agents;
+    int n_agents;
+    struct rq_conf_client *sources;
+    int n_sources;
+    struct rq_conf_client *monitors;
+    int n_monitors;
+};
+
+/* Load and validate path. On error returns NULL and fills err with
+ * "path:line: message" (line omitted when there is none). */
+struct rq_conf *rq_conf_load(const char *path, char *err, size_t errlen);
+void rq_conf_free(struct rq_conf *conf);
+
+/* Lookups by name; -1 when absent. */
+int rq_conf_skill_index(const struct rq_conf *conf, const char *name);
+int rq_conf_tier_index(const struct rq_conf *conf, const char *name);
+int rq_conf_queue_index(const struct rq_conf *conf, const char *name);
+
+/* Known strategy names (built-ins); the config checks queues against it. */
+int rq_strategy_known(const char *name);
+
+#endif

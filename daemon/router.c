@@ -1,0 +1,1175 @@
+/*
+ * router.c - matching contacts to agents: ordering, offers, ring-no-answer,
+ * wrap-up, escalation, transfer and abandon (see router.h).
+ *
+ * Two decisions, both indexed:
+ *   - a contact waits or arrives: the agents that may take it are the OR,
+ *     over the classes it waits in, of (available for its medium AND skilled
+ *     at each level AND speaking its language); the queue's strategy picks
+ *     one of them;
+ *   - an agent can take one more contact: it looks at the heads of the
+ *     non-empty classes listed under its own skills (and those that need no
+ *     skill) plus contacts waiting for it by preference, and takes the first
+ *     in service order that it fits.
+ * After every event no available agent fits a waiting contact, so neither
+ * decision ever has to look further.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "strategy/strategy.h"
+
+struct rq_router {
+    struct rq_model *m;           /* the state */
+    const struct rq_conf *conf;   /* the configuration it was built from */
+    const struct rq_clock *clock; /* time source */
+    const struct rq_hooks *hooks; /* where changes are reported */
+    void *harg;                   /* hooks' argument */
+    uint64_t rng;                 /* strategy "random" */
+};
+
+#define QC_ADD(r, c, field, v)                                                                     \
+    do {                                                                                           \
+        struct rq_queue *q_ = &(r)->m->queues[(c)->queue];                                         \
+        q_->total.field += (v);                                                                    \
+        q_->by_tier[(c)->tier].field += (v);                                                       \
+    } while (0)
+
+const char *
+rq_change_name(enum rq_change chg)
+{
+    static const char *const names[] = {"queued",    "offered",     "requeued", "answered",
+                                        "escalated", "transferred", "ended",    "abandoned"};
+    return (unsigned)chg < sizeof(names) / sizeof(names[0]) ? names[chg] : "unknown";
+}
+
+static uint64_t
+now_ms(const struct rq_router *r)
+{
+    return rq_clock_now(r->clock);
+}
+
+static void
+hook_contact(struct rq_router *r, const struct rq_contact *c, enum rq_change chg)
+{
+    if (r->hooks->contact != NULL)
+        r->hooks->contact(r->harg, c, chg);
+}
+
+static void
+hook_queue(struct rq_router *r, int q)
+{
+    if (r->hooks->queue != NULL)
+        r->hooks->queue(r->harg, &r->m->queues[q]);
+}
+
+static void
+hook_alert(struct rq_router *r, const struct rq_contact *c, const char *what)
+{
+    if (r->hooks->alert != NULL)
+        r->hooks->alert(r->harg, c, what);
+}
+
+/* Refresh a's indexes and derived state; report it when it changed or when
+ * force is set (load or reason changed under the same state). Returns the
+ * media the agent has become able to take. */
+static unsigned
+agent_update(struct rq_router *r, struct rq_agent *a, int force)
+{
+    int changed;
+    unsigned gained = rq_model_agent_refresh(r->m, a, now_ms(r), &changed);
+
+    if ((changed || force) && r->hooks->agent != NULL)
+        r->hooks->agent(r->harg, a);
+    return gained;
+}
+
+static void serve_agent(struct rq_router *r, struct rq_agent *a);
+static void route_contact(struct rq_router *r, struct rq_contact *c);
+
+static void
+settle_agent(struct rq_router *r, struct rq_agent *a, int force)
+{
+    if (agent_update(r, a, force) != 0)
+        serve_agent(r, a);
+}
+
+/*
+ * Requirement sets.
+ */
+
+static int
+skillref_cmp(const void *a, const void *b)
+{
+    const struct rq_conf_skillref *x = a, *y = b;
+
+    return x->skill - y->skill;
+}
+
+/* Merge b into a (the higher level wins). -1 when more than RQ_MAX_REQS. */
+static int
+merge_reqs(struct rq_conf_skillref *a, int *na, const struct rq_conf_skillref *b, int nb)
+{
+    for (int i = 0; i < nb; i++) {
+        int j;
+        for (j = 0; j < *na; j++) {
+            if (a[j].skill == b[i].skill) {
+                if (b[i].level > a[j].level)
+                    a[j].level = b[i].level;
+                break;
+            }
+        }
+        if (j == *na) {
+            if (*na == RQ_MAX_REQS)
+                return -1;
+            a[(*na)++] = b[i];
+        }
+    }
+    return 0;
+}
+
+/* The class key of contact c in queue q: its own requirements (own queue)
+ * or the overflow queue's, relaxed as its escalation says. */
+static void
+contact_key(const struct rq_router *r, const struct rq_contact *c, int q, struct rq_class_key *k)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[q];
+    int overdue = c->overdue;
+
+    memset(k, 0, sizeof(*k));
+    k->queue = q;
+    k->media = rq_channel_media(c->channel);
+    k->lang = (c->relax_language || overdue) ? -1 : c->lang_idx;
+    if (q == c->queue) {
+        k->n_reqs = c->n_reqs;
+        memcpy(k->reqs, c->reqs, sizeof(c->reqs[0]) * (size_t)c->n_reqs);
+    } else {
+        k->n_reqs = cq->n_skills;
+        memcpy(k->reqs, cq->skills, sizeof(cq->skills[0]) * (size_t)cq->n_skills);
+    }
+    for (int i = 0; i < k->n_reqs; i++) {
+        int lv = overdue ? 1 : k->reqs[i].level - c->relax_levels;
+        k->reqs[i].level = lv < 1 ? 1 : lv;
+    }
+    qsort(k->reqs, (size_t)k->n_reqs, sizeof(k->reqs[0]), skillref_cmp);
+}
+
+static void
+leave_classes(struct rq_router *r, struct rq_contact *c)
+{
+    for (int i = 0; i < c->n_mem; i++)
+        rq_model_class_remove(r->m, &c->mem[i]);
+    c->n_mem = 0;
+    if (rq_heap_node_linked(&c->pref_node) && c->preferred_agent != NULL) {
+        struct rq_agent *a = rq_model_agent(r->m, c->preferred_agent);
+        if (a != NULL)
+            rq_heap_remove(&a->pref, &c->pref_node);
+    }
+}
+
+/* Put a waiting contact into the classes its escalation allows (or into its
+ * preferred agent's list while it holds for that agent). */
+static void
+join_classes(struct rq_router *r, struct rq_contact *c)
+{
+    int queues[RQ_MAX_MEMBERSHIPS];
+    int nq = 0;
+
+    leave_classes(r, c);
+    if (c->pref_hold) {
+        struct rq_agent *a = rq_model_agent(r->m, c->preferred_agent);
+        if (a != NULL && rq_heap_push(&a->pref, &c->pref_node) == 0)
+            return;
+        c->pref_hold = 0;
+    }
+    queues[nq++] = c->queue;
+    for (int i = 0; i < c->n_extra_queues && nq < RQ_MAX_MEMBERSHIPS; i++)
+        queues[nq++] = c->extra_queues[i];
+    for (int i = 0; i < nq; i++) {
+        struct rq_class_key key;
+        struct rq_class *cl;
+        int dup = 0;
+        contact_key(r, c, queues[i], &key);
+        if ((cl = rq_model_class(r->m, &key)) == NULL)
+            continue;
+        for (int j = 0; j < c->n_mem; j++)
+            dup |= c->mem[j].cls == cl;
+        if (dup)
+            continue;
+        c->mem[c->n_mem].cls = cl;
+        c->mem[c->n_mem].contact = c;
+        c->mem[c->n_mem].node.idx = (size_t)-1;
+        if (rq_model_class_insert(r->m, &c->mem[c->n_mem]) == 0)
+            c->n_mem++;
+    }
+}
+
+/* Recompute the ordering key after priority or class changes. */
+static void
+set_order(const struct rq_router *r, struct rq_contact *c)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+
+    if (r->conf->tiers[c->tier].emergency)
+        c->order_class = RQ_ORD_EMERGENCY;
+    else
+        c->order_class = c->overdue ? RQ_ORD_OVERDUE : RQ_ORD_NORMAL;
+    c->order_ms = (int64_t)c->deadline_ms - (int64_t)c->priority * (int64_t)cq->priority_step_ms;
+}
+
+/* Target, deadline and maximum wait for c's current queue and arrival. */
+static void
+set_targets(const struct rq_router *r, struct rq_contact *c)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+    const struct rq_conf_tier *t = &r->conf->tiers[c->tier];
+
+    c->target_ms = (uint64_t)((double)cq->target_ms[c->channel] * t->sla_factor + 0.5);
+    c->deadline_ms = c->due_at_ms ? c->due_at_ms : c->arrived_ms + c->target_ms;
+    if (c->due_at_ms && c->due_at_ms > c->arrived_ms)
+        c->target_ms = c->due_at_ms - c->arrived_ms;
+    c->max_wait_at_ms = c->arrived_ms + cq->max_wait_ms[c->tier];
+    c->tier_rank = t->rank;
+    set_order(r, c);
+}
+
+static uint64_t
+step_due(const struct rq_contact *c, const struct rq_conf_step *s)
+{
+    if (s->at_percent >= 0)
+        return c->arrived_ms + c->target_ms * (uint64_t)s->at_percent / 100u;
+    return c->arrived_ms + s->after_ms;
+}
+
+static uint64_t
+alert_due(const struct rq_router *r, const struct rq_contact *c)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+
+    return c->arrived_ms + c->target_ms * (uint64_t)cq->alert_percent / 100u;
+}
+
+/* Arm c's timer for its next event (or clear it). */
+static void
+arm_contact(struct rq_router *r, struct rq_contact *c)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+    uint64_t due = UINT64_MAX;
+
+    if (c->state == RQ_CS_RINGING) {
+        due = c->ring_deadline_ms;
+    } else if (c->state == RQ_CS_WAITING) {
+        if (c->pref_hold && c->pref_until_ms < due)
+            due = c->pref_until_ms;
+        for (int i = 0; i < cq->n_steps; i++) {
+            uint64_t d;
+            if (c->steps_done & (1u << i))
+                continue;
+            d = step_due(c, &cq->steps[i]);
+            if (d < due)
+                due = d;
+        }
+        if (!c->alerted && alert_due(r, c) < due)
+            due = alert_due(r, c);
+        if (!c->overdue && c->max_wait_at_ms < due)
+            due = c->max_wait_at_ms;
+    }
+    if (due == UINT64_MAX)
+        rq_model_timer_clear(r->m, &c->timer);
+    else
+        rq_model_timer_set(r->m, &c->timer, due);
+}
+
+/*
+ * Offers.
+ */
+
+static void
+offer(struct rq_router *r, struct rq_contact *c, struct rq_agent *a)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+    struct rq_queue *q = &r->m->queues[c->queue];
+    uint64_t now = now_ms(r);
+
+    leave_classes(r, c);
+    c->pref_hold = 0;
+    c->state = RQ_CS_RINGING;
+    c->agent = a;
+    c->offered_ms = now;
+    c->ring_deadline_ms = now + cq->ring_timeout_ms;
+    c->offers++;
+    q->n_waiting--;
+    q->n_ringing++;
+    a->offer = c;
+    arm_contact(r, c);
+    if (r->hooks->offer != NULL)
+        r->hooks->offer(r->harg, c, a);
+    agent_update(r, a, 0);
+    hook_contact(r, c, RQ_CHG_OFFERED);
+    hook_queue(r, c->queue);
+}
+
+/* The agents that may take c now, into m->cand; 0 when there are none. */
+static int
+candidates(struct rq_router *r, const struct rq_contact *c)
+{
+    struct rq_model *m = r->m;
+    int any = 0;
+
+    rq_bitset_clear_all(&m->cand);
+    for (int i = 0; i < c->n_mem; i++) {
+        const struct rq_class_key *k = &c->mem[i].cls->key;
+        int ok = 1;
+        rq_bitset_copy(&m->tmp, &m->avail[k->media]);
+        for (int j = 0; ok && j < k->n_reqs; j++)
+            ok = rq_bitset_and(&m->tmp, &m->skill_ge[(size_t)k->reqs[j].skill * RQ_MAX_LEVEL +
+                                                     (size_t)(k->reqs[j].level - 1)]);
+        if (ok && k->lang >= 0)
+            ok = rq_bitset_and(&m->tmp, &m->lang_bs[k->lang]);
+        if (ok && !rq_bitset_empty(&m->tmp)) {
+            rq_bitset_or(&m->cand, &m->tmp);
+            any = 1;
+        }
+    }
+    if (any && c->persona >= 0) {
+        /* Prefer agents good with the customer's persona, if any is free. */
+        rq_bitset_copy(&m->tmp, &m->cand);
+        if (rq_bitset_and(&m->tmp, &m->persona_bs[c->persona]))
+            rq_bitset_copy(&m->cand, &m->tmp);
+    }
+    return any;
+}
+
+static void
+route_contact(struct rq_router *r, struct rq_contact *c)
+{
+    struct rq_model *m = r->m;
+    struct rq_queue *q;
+    struct rq_pick p;
+
+    if (c->state != RQ_CS_WAITING)
+        return;
+    if (c->pref_hold) {
+        struct rq_agent *a = rq_model_agent(m, c->preferred_agent);
+        struct rq_class_key key;
+        contact_key(r, c, c->queue, &key);
+        if (a != NULL && rq_model_agent_can_take(a, rq_channel_media(c->channel)) &&
+            rq_model_agent_fits_class(m, &key, a))
+            offer(r, c, a);
+        return;
+    }
+    if (!candidates(r, c))
+        return;
+    q = &m->queues[c->queue];
+    p.model = m;
+    p.contact = c;
+    p.queue = q;
+    p.candidates = &m->cand;
+    p.now_ms = now_ms(r);
+    p.rng = &r->rng;
+    offer(r, c, &m->agents[q->strategy->pick(&p)]);
+}
+
+static struct rq_contact *
+better(struct rq_contact *best, struct rq_contact *c)
+{
+    return best == NULL || rq_contact_cmp(c, best) < 0 ? c : best;
+}
+
+static struct rq_contact *
+best_in_list(struct rq_router *r, struct rq_agent *a, struct rq_class *cl, struct rq_contact *best)
+{
+    for (; cl != NULL; cl = cl->ne_next) {
+        struct rq_heap_node *top = rq_heap_top(&cl->waiting);
+        if (top == NULL || !rq_model_agent_can_take(a, (enum rq_media)cl->key.media) ||
+            !rq_model_agent_fits_class(r->m, &cl->key, a))
+            continue;
+        best = better(best, rq_container_of(top, struct rq_membership, node)->contact);
+    }
+    return best;
+}
+
+/* a can take one more contact: give it the first waiting one it fits. */
+static void
+serve_agent(struct rq_router *r, struct rq_agent *a)
+{
+    struct rq_contact *best = NULL;
+    struct rq_heap_node *top = rq_heap_top(&a->pref);
+
+    if (a->presence != RQ_PRES_READY || a->offer != NULL)
+        return;
+    if (top != NULL) {
+        struct rq_contact *c = rq_container_of(top, struct rq_contact, pref_node);
+        if (rq_model_agent_can_take(a, rq_channel_media(c->channel)))
+            best = c;
+    }
+    for (int k = 0; k < a->conf->n_skills; k++)
+        best = best_in_list(r, a, r->m->ne_by_skill[a->conf->skills[k].skill], best);
+    best = best_in_list(r, a, r->m->ne_any, best);
+    if (best != NULL)
+        offer(r, best, a);
+}
+
+/* Back to waiting (keeping arrival and deadline) and route again. */
+static void
+requeue(struct rq_router *r, struct rq_contact *c, enum rq_change chg)
+{
+    struct rq_queue *q = &r->m->queues[c->queue];
+
+    c->state = RQ_CS_WAITING;
+    c->agent = NULL;
+    q->n_waiting++;
+    join_classes(r, c);
+    arm_contact(r, c);
+    hook_contact(r, c, chg);
+    hook_queue(r, c->queue);
+    route_contact(r, c);
+}
+
+/* Withdraw c's ringing offer. rona_reason non-NULL: the agent missed or
+ * refused it and goes not_ready with that reason. */
+static void
+withdraw(struct rq_router *r, struct rq_contact *c, const char *why, const char *rona_reason)
+{
+    struct rq_agent *a = c->agent;
+    struct rq_queue *q = &r->m->queues[c->queue];
+
+    a->offer = NULL;
+    c->agent = NULL;
+    q->n_ringing--;
+    if (r->hooks->revoke != NULL)
+        r->hooks->revoke(r->harg, c, a, why);
+    if (rona_reason != NULL) {
+        a->presence = RQ_PRES_NOT_READY;
+        snprintf(a->reason, sizeof(a->reason), "%s", rona_reason);
+        QC_ADD(r, c, rona, 1);
+    }
+    agent_update(r, a, rona_reason != NULL);
+    if (c->state == RQ_CS_RINGING)
+        requeue(r, c, RQ_CHG_REQUEUED);
+    serve_agent(r, a);
+}
+
+/*
+ * Contacts.
+ */
+
+static int
+find_contact(struct rq_router *r, const char *id, struct rq_contact **out, struct rq_error *err)
+{
+    if ((*out = rq_model_contact(r->m, id)) == NULL)
+        return rq_fail(err, RQ_E_NOT_FOUND, "contact '%s' not found", id);
+    return 0;
+}
+
+static int
+find_agent(struct rq_router *r, const char *id, struct rq_agent **out, struct rq_error *err)
+{
+    if ((*out = rq_model_agent(r->m, id)) == NULL)
+        return rq_fail(err, RQ_E_NOT_FOUND, "agent '%s' not found", id);
+    return 0;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return s == NULL ? NULL : strdup(s);
+}
+
+int
+rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_contact_in *in,
+                      struct rq_contact_result *res, struct rq_error *err)
+{
+    const struct rq_conf *conf = r->conf;
+    struct rq_conf_skillref own[RQ_MAX_REQS], merged[RQ_MAX_REQS];
+    int n_own = 0, n_merged, qi, tier = conf->default_tier, persona = -1;
+    enum rq_channel ch = RQ_CH_VOICE;
+    enum rq_persona pe;
+    uint64_t now = now_ms(r);
+    struct rq_contact *c;
+    struct rq_agent *pa = NULL;
+
+    if (in->id == NULL || in->id[0] == '\0')
+        return rq_fail(err, RQ_E_BAD_FIELD, "contact: required");
+    if (rq_model_contact(r->m, in->id) != NULL)
+        return rq_fail(err, RQ_E_DUPLICATE, "contact '%s' already exists", in->id);
+    if (r->m->n_contacts >= conf->max_contacts)
+        return rq_fail(err, RQ_E_OVERLOADED, "%zu live contacts: at the configured maximum",
+                       r->m->n_contacts);
+    if (in->queue == NULL)
+        return rq_fail(err, RQ_E_BAD_FIELD, "queue: required");
+    if ((qi = rq_conf_queue_index(conf, in->queue)) < 0)
+        return rq_fail(err, RQ_E_NOT_FOUND, "queue '%s' not found", in->queue);
+    if (conf->queues[qi].closed)
+        return rq_fail(err, RQ_E_UNAVAILABLE, "queue '%s' is closed", in->queue);
+    if (in->channel != NULL && rq_channel_parse(in->channel, &ch) < 0)
+        return rq_fail(err, RQ_E_BAD_FIELD, "channel: unknown channel '%s'", in->channel);
+    if (in->tier != NULL && (tier = rq_conf_tier_index(conf, in->tier)) < 0)
+        return rq_fail(err, RQ_E_BAD_FIELD, "customer.tier: unknown tier '%s'", in->tier);
+    if (in->persona != NULL) {
+        if (rq_persona_parse(in->persona, &pe) < 0)
+            return rq_fail(err, RQ_E_BAD_FIELD, "customer.persona: unknown persona '%s'",
+                           in->persona);
+        persona = (int)pe;
+    }
+    if (in->priority < 0 || in->priority > RQ_MAX_PRIORITY)
+        return rq_fail(err, RQ_E_BAD_FIELD, "priority: must be 0..%d", RQ_MAX_PRIORITY);
+    for (int i = 0; i < in->n_skills; i++) {
+        int s = rq_conf_skill_index(conf, in->skills[i].name);
+        if (s < 0)
+            return rq_fail(err, RQ_E_BAD_FIELD, "skills.%s: unknown skill", in->skills[i].name);
+        if (in->skills[i].level < 1 || in->skills[i].level > RQ_MAX_LEVEL)
+            return rq_fail(err, RQ_E_BAD_FIELD, "skills.%s: level must be 1..%d",
+                           in->skills[i].name, RQ_MAX_LEVEL);
+        own[n_own].skill = s;
+        own[n_own++].level = in->skills[i].level;
+    }
+    n_merged = conf->queues[qi].n_skills;
+    memcpy(merged, conf->queues[qi].skills, sizeof(merged[0]) * (size_t)n_merged);
+    if (merge_reqs(merged, &n_merged, own, n_own) < 0)
+        return rq_fail(err, RQ_E_BAD_FIELD, "skills: more than %d with the queue's own",
+                       RQ_MAX_REQS);
+    if (in->preferred_agent != NULL)
+        pa = rq_model_agent(r->m, in->preferred_agent); /* unknown: ignored */
+
+    if ((c = rq_model_contact_alloc(r->m, in->id)) == NULL)
+        return rq_fail(err, RQ_E_INTERNAL, "out of memory");
+    c->source = dup_or_null(source);
+    c->customer_id = dup_or_null(in->customer_id);
+    c->lang = dup_or_null(in->lang);
+    c->preferred_agent = pa != NULL ? strdup(pa->id) : NULL;
+    /* A language nobody speaks cannot be required: it would only starve. */
+    c->lang_idx = rq_model_lang_index(r->m, in->lang);
+    c->persona = persona;
+    c->channel = ch;
+    c->queue = qi;
+    c->tier = tier;
+    c->base_priority = c->priority = in->priority;
+    memcpy(c->own_reqs, own, sizeof(own[0]) * (size_t)n_own);
+    c->n_own_reqs = n_own;
+    memcpy(c->reqs, merged, sizeof(merged[0]) * (size_t)n_merged);
+    c->n_reqs = n_merged;
+    c->arrived_ms = in->arrived_ms && in->arrived_ms <= now ? in->arrived_ms : now;
+    c->first_arrived_ms = c->arrived_ms;
+    c->due_at_ms = in->due_at_ms;
+    c->state = RQ_CS_WAITING;
+    set_targets(r, c);
+    QC_ADD(r, c, offered, 1);
+    rq_model_queue_append(r->m, c);
+    r->m->queues[qi].n_waiting++;
+    if (pa != NULL && pa->presence != RQ_PRES_LOGGED_OUT && conf->queues[qi].preferred_wait_ms) {
+        struct rq_class_key key;
+        contact_key(r, c, qi, &key);
+        if (rq_model_agent_fits_class(r->m, &key, pa)) {
+            c->pref_hold = 1;
+            c->pref_until_ms = c->arrived_ms + conf->queues[qi].preferred_wait_ms;
+        }
+    }
+    join_classes(r, c);
+    arm_contact(r, c);
+    hook_contact(r, c, RQ_CHG_QUEUED);
+    hook_queue(r, qi);
+    if (res != NULL) {
+        res->position = 0;
+        res->ewt_s = 0;
+    }
+    route_contact(r, c);
+    if (res != NULL && c->state == RQ_CS_WAITING) {
+        res->position = rq_router_position(r, c);
+        res->ewt_s = rq_router_ewt_s(r, c);
+    }
+    return 0;
+}
+
+/* Connect ringing contact c with its agent. */
+static void
+answer(struct rq_router *r, struct rq_contact *c)
+{
+    struct rq_agent *a = c->agent;
+    struct rq_queue *q = &r->m->queues[c->queue];
+    enum rq_media md = rq_channel_media(c->channel);
+    uint64_t now = now_ms(r), waited = now - c->arrived_ms;
+    struct rq_class_key own;
+
+    a->offer = NULL;
+    a->load[md]++;
+    a->load_total++;
+    a->handled++;
+    c->agent_next = a->active;
+    a->active = c;
+    c->state = RQ_CS_CONNECTED;
+    c->answered_ms = now;
+    c->answered_in_target = waited <= c->target_ms;
+    q->n_ringing--;
+    q->n_connected++;
+    rq_model_queue_unlink(r->m, c);
+    QC_ADD(r, c, answered, 1);
+    QC_ADD(r, c, answered_in_target, (uint64_t)c->answered_in_target);
+    QC_ADD(r, c, wait_ms_answered, waited);
+    contact_key(r, c, c->queue, &own);
+    if (!rq_model_agent_fits_class(r->m, &own, a))
+        QC_ADD(r, c, flowed_out, 1);
+    arm_contact(r, c);
+    agent_update(r, a, 1);
+    hook_contact(r, c, RQ_CHG_ANSWERED);
+    hook_queue(r, c->queue);
+    serve_agent(r, a); /* a chat agent may take another */
+}
+
+static void
+unlink_active(struct rq_agent *a, struct rq_contact *c)
+{
+    for (struct rq_contact **pp = &a->active; *pp != NULL; pp = &(*pp)->agent_next) {
+        if (*pp == c) {
+            *pp = c->agent_next;
+            c->agent_next = NULL;
+            return;
+        }
+    }
+}
+
+/* The agent's part of a connected contact is over: load, handle time, wrap-up. */
+static void
+release_agent(struct rq_router *r, struct rq_contact *c)
+{
+    struct rq_agent *a = c->agent;
+    struct rq_queue *q = &r->m->queues[c->queue];
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+    enum rq_media md = rq_channel_media(c->channel);
+    uint64_t now = now_ms(r), talk = now - c->answered_ms;
+
+    unlink_active(a, c);
+    a->load[md]--;
+    a->load_total--;
+    c->agent = NULL;
+    q->n_connected--;
+    QC_ADD(r, c, handle_ms, talk);
+    QC_ADD(r, c, handled, 1);
+    q->aht_ewma_ms = 0.8 * q->aht_ewma_ms + 0.2 * (double)(talk + cq->wrap_up_ms);
+    if (cq->wrap_up_ms > 0 && a->presence != RQ_PRES_LOGGED_OUT) {
+        if (!a->in_wrap)
+            a->wrap_start_ms = now;
+        a->in_wrap = 1;
+        a->wrap_queue = c->queue;
+        if (now + cq->wrap_up_ms > a->wrap_until_ms)
+            a->wrap_until_ms = now + cq->wrap_up_ms;
+        rq_model_timer_set(r->m, &a->timer, a->wrap_until_ms);
+    }
+}
+
+static void
+end_wrap(struct rq_router *r, struct rq_agent *a)
+{
+    struct rq_queue *q = &r->m->queues[a->wrap_queue];
+    uint64_t now = now_ms(r);
+
+    a->in_wrap = 0;
+    a->wrap_until_ms = 0;
+    rq_model_timer_clear(r->m, &a->timer);
+    q->total.handle_ms += now - a->wrap_start_ms;
+    settle_agent(r, a, 1);
+}
+
+static void
+finish(struct rq_router *r, struct rq_contact *c, enum rq_change chg)
+{
+    int q = c->queue;
+
+    hook_contact(r, c, chg);
+    hook_queue(r, q);
+    rq_model_contact_free(r->m, c);
+}
+
+static void
+abandon(struct rq_router *r, struct rq_contact *c)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+    struct rq_queue *q = &r->m->queues[c->queue];
+    struct rq_agent *a = NULL;
+    uint64_t waited = now_ms(r) - c->arrived_ms;
+
+    if (c->state == RQ_CS_RINGING) {
+        a = c->agent;
+        a->offer = NULL;
+        q->n_ringing--;
+        if (r->hooks->revoke != NULL)
+            r->hooks->revoke(r->harg, c, a, "abandoned");
+        c->agent = NULL;
+    } else {
+        leave_classes(r, c);
+        q->n_waiting--;
+    }
+    rq_model_queue_unlink(r->m, c);
+    c->state = RQ_CS_ABANDONED;
+    QC_ADD(r, c, abandoned, 1);
+    QC_ADD(r, c, abandoned_in_target, (uint64_t)(waited <= c->target_ms));
+    QC_ADD(r, c, short_abandoned, (uint64_t)(waited < cq->short_abandon_ms));
+    finish(r, c, RQ_CHG_ABANDONED);
+    if (a != NULL)
+        settle_agent(r, a, 0);
+}
+
+static void
+end_contact(struct rq_router *r, struct rq_contact *c)
+{
+    struct rq_agent *a = c->agent;
+
+    release_agent(r, c);
+    c->state = RQ_CS_ENDED;
+    finish(r, c, RQ_CHG_ENDED);
+    settle_agent(r, a, 1);
+}
+
+int
+rq_router_contact_answered(struct rq_router *r, const char *contact, const char *agent,
+                           struct rq_error *err)
+{
+    struct rq_contact *c;
+    struct rq_agent *a;
+
+    if (find_contact(r, contact, &c, err) < 0 || find_agent(r, agent, &a, err) < 0)
+        return -1;
+    if (c->state == RQ_CS_CONNECTED && c->agent == a)
+        return 0; /* repeated report of the same answer */
+    if (c->state != RQ_CS_RINGING || c->agent != a)
+        return rq_fail(err, RQ_E_BAD_STATE, "contact '%s' is %s, not ringing at agent '%s'",
+                       contact, rq_contact_state_name(c->state), agent);
+    answer(r, c);
+    return 0;
+}
+
+int
+rq_router_contact_no_answer(struct rq_router *r, const char *contact, const char *agent,
+                            const char *reason, struct rq_error *err)
+{
+    struct rq_contact *c;
+    struct rq_agent *a;
+
+    if (find_contact(r, contact, &c, err) < 0 || find_agent(r, agent, &a, err) < 0)
+        return -1;
+    if (c->state != RQ_CS_RINGING || c->agent != a)
+        return rq_fail(err, RQ_E_BAD_STATE, "contact '%s' is %s, not ringing at agent '%s'",
+                       contact, rq_contact_state_name(c->state), agent);
+    withdraw(r, c, reason != NULL ? reason : "no_answer", "rona");
+    return 0;
+}
+
+int
+rq_router_contact_abandon(struct rq_router *r, const char *contact, struct rq_error *err)
+{
+    struct rq_contact *c;
+
+    if (find_contact(r, contact, &c, err) < 0)
+        return -1;
+    if (c->state == RQ_CS_CONNECTED)
+        return rq_fail(err, RQ_E_BAD_STATE, "contact '%s' is connected: send contact.end", contact);
+    abandon(r, c);
+    return 0;
+}
+
+int
+rq_router_contact_end(struct rq_router *r, const char *contact, struct rq_error *err)
+{
+    struct rq_contact *c;
+
+    if (find_contact(r, contact, &c, err) < 0)
+        return -1;
+    if (c->state != RQ_CS_CONNECTED)
+        abandon(r, c); /* the customer hung up before anyone answered */
+    else
+        end_contact(r, c);
+    return 0;
+}
+
+int
+rq_router_contact_drop(struct rq_router *r, const char *contact, struct rq_error *err)
+{
+    return rq_router_contact_end(r, contact, err);
+}
+
+int
+rq_router_contact_transfer(struct rq_router *r, const char *contact, const char *queue,
+                           struct rq_error *err)
+{
+    struct rq_contact *c;
+    struct rq_agent *a = NULL;
+    struct rq_conf_skillref merged[RQ_MAX_REQS];
+    int qi, n_merged, old;
+
+    if (find_contact(r, contact, &c, err) < 0)
+        return -1;
+    if ((qi = rq_conf_queue_index(r->conf, queue)) < 0)
+        return rq_fail(err, RQ_E_NOT_FOUND, "queue '%s' not found", queue);
+    if (qi == c->queue && c->state != RQ_CS_CONNECTED)
+        return rq_fail(err, RQ_E_BAD_STATE, "contact '%s' is already waiting in queue '%s'",
+                       contact, queue);
+    if (r->conf->queues[qi].closed)
+        return rq_fail(err, RQ_E_UNAVAILABLE, "queue '%s' is closed", queue);
+    n_merged = r->conf->queues[qi].n_skills;
+    memcpy(merged, r->conf->queues[qi].skills, sizeof(merged[0]) * (size_t)n_merged);
+    if (merge_reqs(merged, &n_merged, c->own_reqs, c->n_own_reqs) < 0)
+        return rq_fail(err, RQ_E_BAD_FIELD, "queue: too many skills with the contact's own");
+
+    old = c->queue;
+    if (c->state == RQ_CS_CONNECTED) {
+        a = c->agent;
+        release_agent(r, c);
+    } else {
+        if (c->state == RQ_CS_RINGING) {
+            a = c->agent;
+            a->offer = NULL;
+            r->m->queues[old].n_ringing--;
+            if (r->hooks->revoke != NULL)
+                r->hooks->revoke(r->harg, c, a, "transferred");
+            c->agent = NULL;
+        } else {
+            r->m->queues[old].n_waiting--;
+        }
+        leave_classes(r, c);
+        rq_model_queue_unlink(r->m, c);
+    }
+    QC_ADD(r, c, transferred_out, 1);
+    c->queue = qi;
+    memcpy(c->reqs, merged, sizeof(merged[0]) * (size_t)n_merged);
+    c->n_reqs = n_merged;
+    c->arrived_ms = now_ms(r);
+    c->steps_done = 0;
+    c->relax_levels = c->relax_language = c->alerted = 0;
+    c->n_extra_queues = 0;
+    c->pref_hold = 0;
+    c->priority = c->base_priority;
+    c->overdue = 0;
+    c->due_at_ms = 0;
+    set_targets(r, c);
+    QC_ADD(r, c, offered, 1);
+    rq_model_queue_append(r->m, c);
+    hook_queue(r, old);
+    requeue(r, c, RQ_CHG_TRANSFERRED);
+    if (a != NULL)
+        settle_agent(r, a, 1);
+    return 0;
+}
+
+/*
+ * Agents.
+ */
+
+int
+rq_router_agent_login(struct rq_router *r, const char *agent, struct rq_error *err)
+{
+    struct rq_agent *a;
+    uint64_t now = now_ms(r);
+
+    if (find_agent(r, agent, &a, err) < 0)
+        return -1;
+    if (a->presence != RQ_PRES_LOGGED_OUT)
+        return 0; /* a new session of an agent already logged in */
+    a->presence = RQ_PRES_NOT_READY;
+    snprintf(a->reason, sizeof(a->reason), "login");
+    a->login_ms = a->idle_since_ms = now;
+    a->work_ms = 0;
+    a->work_since_ms = a->load_total > 0 ? now : 0;
+    a->handled = 0;
+    agent_update(r, a, 1);
+    return 0;
+}
+
+int
+rq_router_agent_logout(struct rq_router *r, const char *agent, struct rq_error *err)
+{
+    struct rq_agent *a;
+    struct rq_heap_node *n;
+
+    if (find_agent(r, agent, &a, err) < 0)
+        return -1;
+    if (a->presence == RQ_PRES_LOGGED_OUT)
+        return 0;
+    a->presence = RQ_PRES_LOGGED_OUT;
+    a->reason[0] = '\0';
+    if (a->in_wrap) {
+        a->in_wrap = 0;
+        a->wrap_until_ms = 0;
+        rq_model_timer_clear(r->m, &a->timer);
+    }
+    if (a->offer != NULL)
+        withdraw(r, a->offer, "logged_out", NULL);
+    /* Contacts holding for this agent stop waiting for it. */
+    while ((n = rq_heap_top(&a->pref)) != NULL) {
+        struct rq_contact *c = rq_container_of(n, struct rq_contact, pref_node);
+        rq_heap_remove(&a->pref, n);
+        c->pref_hold = 0;
+        join_classes(r, c);
+        arm_contact(r, c);
+        route_contact(r, c);
+    }
+    agent_update(r, a, 1);
+    return 0;
+}
+
+int
+rq_router_agent_state(struct rq_router *r, const char *agent, const char *state, const char *reason,
+                      struct rq_error *err)
+{
+    struct rq_agent *a;
+
+    if (find_agent(r, agent, &a, err) < 0)
+        return -1;
+    if (a->presence == RQ_PRES_LOGGED_OUT)
+        return rq_fail(err, RQ_E_BAD_STATE, "agent '%s' is logged out", agent);
+    if (strcmp(state, "ready") == 0) {
+        a->presence = RQ_PRES_READY;
+        a->reason[0] = '\0';
+    } else if (strcmp(state, "not_ready") == 0) {
+        a->presence = RQ_PRES_NOT_READY;
+        snprintf(a->reason, sizeof(a->reason), "%s", reason != NULL ? reason : "");
+    } else {
+        return rq_fail(err, RQ_E_BAD_FIELD, "state: must be ready or not_ready");
+    }
+    settle_agent(r, a, 1);
+    return 0;
+}
+
+static int
+offered_to(struct rq_router *r, const char *agent, const char *contact, struct rq_agent **pa,
+           struct rq_contact **pc, struct rq_error *err)
+{
+    if (find_agent(r, agent, pa, err) < 0 || find_contact(r, contact, pc, err) < 0)
+        return -1;
+    if ((*pc)->state != RQ_CS_RINGING || (*pc)->agent != *pa)
+        return rq_fail(err, RQ_E_BAD_STATE, "contact '%s' is not offered to agent '%s'", contact,
+                       agent);
+    return 0;
+}
+
+int
+rq_router_offer_accept(struct rq_router *r, const char *agent, const char *contact,
+                       struct rq_error *err)
+{
+    struct rq_agent *a;
+    struct rq_contact *c;
+
+    if ((c = rq_model_contact(r->m, contact)) != NULL && c->state == RQ_CS_CONNECTED &&
+        c->agent != NULL && strcmp(c->agent->id, agent) == 0)
+        return 0; /* the source reported the answer first */
+    if (offered_to(r, agent, contact, &a, &c, err) < 0)
+        return -1;
+    answer(r, c);
+    return 0;
+}
+
+int
+rq_router_offer_reject(struct rq_router *r, const char *agent, const char *contact,
+                       struct rq_error *err)
+{
+    struct rq_agent *a;
+    struct rq_contact *c;
+
+    if (offered_to(r, agent, contact, &a, &c, err) < 0)
+        return -1;
+    withdraw(r, c, "rejected", "rejected");
+    return 0;
+}
+
+int
+rq_router_agent_end(struct rq_router *r, const char *agent, const char *contact,
+                    struct rq_error *err)
+{
+    struct rq_agent *a;
+    struct rq_contact *c;
+
+    if (find_agent(r, agent, &a, err) < 0 || find_contact(r, contact, &c, err) < 0)
+        return -1;
+    if (c->state != RQ_CS_CONNECTED || c->agent != a)
+        return rq_fail(err, RQ_E_BAD_STATE, "contact '%s' is not connected to agent '%s'", contact,
+                       agent);
+    end_contact(r, c);
+    return 0;
+}
+
+int
+rq_router_wrapup_done(struct rq_router *r, const char *agent, struct rq_error *err)
+{
+    struct rq_agent *a;
+
+    if (find_agent(r, agent, &a, err) < 0)
+        return -1;
+    if (!a->in_wrap)
+        return rq_fail(err, RQ_E_BAD_STATE, "agent '%s' is not in wrap-up", agent);
+    end_wrap(r, a);
+    return 0;
+}
+
+/*
+ * Timers.
+ */
+
+static void
+contact_timer(struct rq_router *r, struct rq_contact *c, uint64_t now)
+{
+    const struct rq_conf_queue *cq = &r->conf->queues[c->queue];
+    int changed = 0;
+
+    if (c->state == RQ_CS_RINGING) {
+        if (now >= c->ring_deadline_ms)
+            withdraw(r, c, "rona", "rona");
+        else
+            arm_contact(r, c);
+        return;
+    }
+    if (c->state != RQ_CS_WAITING)
+        return;
+    if (c->pref_hold && now >= c->pref_until_ms) {
+        c->pref_hold = 0;
+        changed = 1;
+    }
+    for (int i = 0; i < cq->n_steps; i++) {
+        const struct rq_conf_step *s = &cq->steps[i];
+        if ((c->steps_done & (1u << i)) || step_due(c, s) > now)
+            continue;
+        c->steps_done |= 1u << i;
+        c->relax_levels += s->relax_levels;
+        c->relax_language |= s->relax_language;
+        c->priority += s->raise_priority;
+        if (c->priority > RQ_MAX_PRIORITY)
+            c->priority = RQ_MAX_PRIORITY;
+        for (int k = 0; k < s->n_add_queues && c->n_extra_queues < RQ_MAX_MEMBERSHIPS - 1; k++)
+            c->extra_queues[c->n_extra_queues++] = s->add_queues[k];
+        changed = 1;
+    }
+    if (!c->alerted && now >= alert_due(r, c)) {
+        c->alerted = 1;
+        hook_alert(r, c, "near_target");
+    }
+    if (!c->overdue && now >= c->max_wait_at_ms) {
+        c->overdue = 1;
+        hook_alert(r, c, "max_wait");
+        changed = 1;
+    }
+    if (changed) {
+        set_order(r, c);
+        join_classes(r, c);
+        hook_contact(r, c, RQ_CHG_ESCALATED);
+    }
+    arm_contact(r, c);
+    if (changed)
+        route_contact(r, c);
+}
+
+uint64_t
+rq_router_next_timer(const struct rq_router *r)
+{
+    struct rq_heap_node *top = rq_heap_top(&r->m->timers);
+
+    return top == NULL ? UINT64_MAX : rq_container_of(top, struct rq_timer, node)->due_ms;
+}
+
+void
+rq_router_run_timers(struct rq_router *r)
+{
+    uint64_t now = now_ms(r);
+    struct rq_heap_node *top;
+
+    while ((top = rq_heap_top(&r->m->timers)) != NULL) {
+        struct rq_timer *t = rq_container_of(top, struct rq_timer, node);
+        if (t->due_ms > now)
+            break;
+        rq_heap_remove(&r->m->timers, top);
+        if (t->kind == RQ_TIMER_CONTACT) {
+            contact_timer(r, rq_container_of(t, struct rq_contact, timer), now);
+        } else {
+            struct rq_agent *a = rq_container_of(t, struct rq_agent, timer);
+            if (a->in_wrap && now >= a->wrap_until_ms)
+                end_wrap(r, a);
+        }
+    }
+}
+
+/*
+ * Figures and life cycle.
+ */
+
+int
+rq_router_position(const struct rq_router *r, const struct rq_contact *c)
+{
+    struct rq_membership key = {.contact = (struct rq_contact *)c};
+    size_t ahead = 0;
+
+    if (c->state != RQ_CS_WAITING)
+        return 0;
+    for (const struct rq_class *cl = r->m->queues[c->queue].classes; cl != NULL;
+         cl = cl->queue_next)
+        ahead += rq_heap_count_before(&cl->waiting, &key.node);
+    return (int)ahead + 1;
+}
+
+double
+rq_router_ewt_s(const struct rq_router *r, const struct rq_contact *c)
+{
+    struct rq_model *m = r->m;
+    struct rq_class_key k;
+    size_t staffed;
+    int pos = rq_router_position(r, c);
+
+    if (pos == 0)
+        return 0;
+    contact_key(r, c, c->queue, &k);
+    rq_bitset_copy(&m->tmp, &m->staffed);
+    for (int j = 0; j < k.n_reqs; j++)
+        rq_bitset_and(
+            &m->tmp,
+            &m->skill_ge[(size_t)k.reqs[j].skill * RQ_MAX_LEVEL + (size_t)(k.reqs[j].level - 1)]);
+    staffed = rq_bitset_count(&m->tmp);
+    return (double)pos * m->queues[c->queue].aht_ewma_ms / 1000.0 / (double)(staffed ? staffed : 1);
+}
+
+uint64_t
+rq_router_longest_wait_ms(const struct rq_router *r, const struct rq_queue *q)
+{
+    uint64_t now = now_ms(r);
+
+    return q->first != NULL && now > q->first->arrived_ms ? now - q->first->arrived_ms : 0;
+}
+
+struct rq_router *
+rq_router_new(const struct rq_conf *conf, const struct rq_clock *clock,
+              const struct rq_hooks *hooks, void *hooks_arg)
+{
+    static const struct rq_hooks none = {0};
+    struct rq_router *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    if ((r->m = rq_model_new(conf)) == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->conf = conf;
+    r->clock = clock;
+    r->hooks = hooks != NULL ? hooks : &none;
+    r->harg = hooks_arg;
+    r->rng = conf->random_seed ? conf->random_seed : (rq_clock_now(clock) | 1u);
+    return r;
+}
+
+void
+rq_router_free(struct rq_router *r)
+{
+    if (r == NULL)
+        return;
+    rq_model_free(r->m);
+    free(r);
+}
+
+const struct rq_model *
+rq_router_model(const struct rq_router *r)
+{
+    return r->m;
+}
+
+struct rq_agent *
+rq_router_agent_mut(struct rq_router *r, const char *id)
+{
+    return rq_model_agent(r->m, id);
+}
