@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "rq_limits.h"
 
 /* The channel a contact arrives on. */
 enum rq_channel { RQ_CH_VOICE = 0, RQ_CH_CHAT, RQ_CH_EMAIL, RQ_CH_CALLBACK, RQ_CH__COUNT };
@@ -124,6 +124,23 @@ struct rq_conf_agent {
     unsigned personas; /* bit (1 << enum rq_persona) per persona the agent handles well */
 };
 
+/* Redis, the durable mirror of the live state (store.c, docs/redis.md). */
+struct rq_conf_redis {
+    int enabled;                 /* 0: live state in memory only */
+    char *host;                  /* TCP host (NULL when unix_path is set) */
+    int port;                    /* TCP port */
+    char *unix_path;             /* Unix socket of the server, or NULL */
+    char *user;                  /* ACL user (with password), or NULL */
+    char *password;              /* AUTH password, or NULL */
+    int db;                      /* SELECT this database */
+    char *prefix;                /* key prefix, "ringq:" */
+    uint32_t connect_timeout_ms; /* a connection attempt gives up after this */
+    uint32_t command_timeout_ms; /* no answer this long: treated as an outage */
+    size_t journal_max;          /* commands kept while Redis is unreachable */
+    size_t events_maxlen;        /* approximate cap of the events stream */
+    int wait_at_start;           /* 1: at start-up, wait for Redis to recover state */
+};
+
 /* A client that may connect as a source or a monitor. */
 struct rq_conf_client {
     char *name;  /* the name sent in hello */
@@ -135,6 +152,7 @@ struct rq_conf {
     char *path;                     /* the file this came from */
     char *log_level;                /* "info" unless set */
     struct rq_conf_listener listen; /* NDJSON protocol listeners */
+    struct rq_conf_redis redis;     /* the live-state mirror */
     size_t max_line_bytes;          /* NDJSON line limit */
     int max_clients;                /* connections at once */
     uint64_t random_seed;           /* 0: seeded from the clock */

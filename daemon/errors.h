@@ -8,7 +8,7 @@
 
 #include <stdarg.h>
 
-#include "limits.h"
+#include "rq_limits.h"
 
 enum rq_errcode {
     RQ_OK = 0,

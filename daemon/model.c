@@ -214,8 +214,7 @@ rq_model_free(struct rq_model *m)
 
     if (m == NULL)
         return;
-    HASH_ITER(hh, m->contacts, c, ctmp)
-    {
+    HASH_ITER (hh, m->contacts, c, ctmp) {
         HASH_DEL(m->contacts, c);
         free(c->id);
         free(c->source);
@@ -224,8 +223,7 @@ rq_model_free(struct rq_model *m)
         free(c->preferred_agent);
         free(c);
     }
-    HASH_ITER(hh, m->classes, cl, cltmp)
-    {
+    HASH_ITER (hh, m->classes, cl, cltmp) {
         HASH_DEL(m->classes, cl);
         rq_heap_free(&cl->waiting);
         free(cl);

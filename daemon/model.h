@@ -99,6 +99,7 @@ struct rq_contact {
     int persona;       /* enum rq_persona or -1 */
     enum rq_channel channel;
     int queue;                                     /* current queue index */
+    int prev_queue;                                /* queue before the last transfer, -1 none */
     int tier;                                      /* tier index */
     int base_priority;                             /* as announced */
     int priority;                                  /* base plus what escalation steps raised */
@@ -160,16 +161,18 @@ struct rq_agent {
     int in_wrap;               /* wrap-up running */
     uint64_t wrap_until_ms;
     uint64_t wrap_start_ms;
-    int wrap_queue;         /* queue whose contact the wrap-up follows */
-    uint64_t idle_since_ms; /* last time it had nothing to do */
-    uint64_t login_ms;      /* when it logged in */
-    uint64_t work_ms;       /* time on contacts and wrap-up since login */
-    uint64_t work_since_ms; /* start of the current stretch of work, 0 none */
-    uint32_t handled;       /* contacts answered since login */
-    struct rq_heap pref;    /* contacts waiting for this agent by preference */
-    struct rq_timer timer;  /* wrap-up end */
-    void *udata;            /* the I/O layer's session of this agent */
-    UT_hash_handle hh;      /* model->agent_by_id */
+    int wrap_queue;                    /* queue whose contact the wrap-up follows */
+    uint64_t idle_since_ms;            /* last time it had nothing to do */
+    uint64_t login_ms;                 /* when it logged in */
+    uint64_t work_ms;                  /* time on contacts and wrap-up since login */
+    uint64_t work_since_ms;            /* start of the current stretch of work, 0 none */
+    uint32_t handled;                  /* contacts answered since login */
+    struct rq_heap pref;               /* contacts waiting for this agent by preference */
+    struct rq_timer timer;             /* wrap-up end */
+    enum rq_presence restore_presence; /* recovered from the store: applied at next login */
+    char restore_reason[RQ_MAX_REASON_LEN];
+    void *udata;       /* the I/O layer's session of this agent */
+    UT_hash_handle hh; /* model->agent_by_id */
 };
 
 /* Live counters of a queue (stats.c derives the service levels). */

@@ -478,9 +478,11 @@ dup_or_null(const char *s)
     return s == NULL ? NULL : strdup(s);
 }
 
-int
-rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_contact_in *in,
-                      struct rq_contact_result *res, struct rq_error *err)
+/* Validate in and create the contact, waiting (not yet routed). count: add
+ * it to the queue's offered counters (not for a restored contact). */
+static int
+create_contact(struct rq_router *r, const char *source, const struct rq_contact_in *in, int count,
+               struct rq_contact **out, struct rq_error *err)
 {
     const struct rq_conf *conf = r->conf;
     struct rq_conf_skillref own[RQ_MAX_REQS], merged[RQ_MAX_REQS];
@@ -502,7 +504,7 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
         return rq_fail(err, RQ_E_BAD_FIELD, "queue: required");
     if ((qi = rq_conf_queue_index(conf, in->queue)) < 0)
         return rq_fail(err, RQ_E_NOT_FOUND, "queue '%s' not found", in->queue);
-    if (conf->queues[qi].closed)
+    if (count && conf->queues[qi].closed)
         return rq_fail(err, RQ_E_UNAVAILABLE, "queue '%s' is closed", in->queue);
     if (in->channel != NULL && rq_channel_parse(in->channel, &ch) < 0)
         return rq_fail(err, RQ_E_BAD_FIELD, "channel: unknown channel '%s'", in->channel);
@@ -545,6 +547,7 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
     c->persona = persona;
     c->channel = ch;
     c->queue = qi;
+    c->prev_queue = -1;
     c->tier = tier;
     c->base_priority = c->priority = in->priority;
     memcpy(c->own_reqs, own, sizeof(own[0]) * (size_t)n_own);
@@ -556,7 +559,8 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
     c->due_at_ms = in->due_at_ms;
     c->state = RQ_CS_WAITING;
     set_targets(r, c);
-    QC_ADD(r, c, offered, 1);
+    if (count)
+        QC_ADD(r, c, offered, 1);
     rq_model_queue_append(r->m, c);
     r->m->queues[qi].n_waiting++;
     if (pa != NULL && pa->presence != RQ_PRES_LOGGED_OUT && conf->queues[qi].preferred_wait_ms) {
@@ -567,10 +571,22 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
             c->pref_until_ms = c->arrived_ms + conf->queues[qi].preferred_wait_ms;
         }
     }
+    *out = c;
+    return 0;
+}
+
+int
+rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_contact_in *in,
+                      struct rq_contact_result *res, struct rq_error *err)
+{
+    struct rq_contact *c;
+
+    if (create_contact(r, source, in, 1, &c, err) < 0)
+        return -1;
     join_classes(r, c);
     arm_contact(r, c);
     hook_contact(r, c, RQ_CHG_QUEUED);
-    hook_queue(r, qi);
+    hook_queue(r, c->queue);
     if (res != NULL) {
         res->position = 0;
         res->ewt_s = 0;
@@ -581,6 +597,83 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
         res->ewt_s = rq_router_ewt_s(r, c);
     }
     return 0;
+}
+
+int
+rq_router_contact_restore(struct rq_router *r, const char *source, const struct rq_contact_in *in,
+                          const struct rq_contact_restore *rs, struct rq_error *err)
+{
+    struct rq_contact *c;
+    struct rq_agent *a = NULL;
+
+    if (rs->state == RQ_CS_CONNECTED &&
+        (rs->agent == NULL || (a = rq_model_agent(r->m, rs->agent)) == NULL))
+        return rq_fail(err, RQ_E_NOT_FOUND, "contact '%s': agent '%s' not found", in->id,
+                       rs->agent != NULL ? rs->agent : "");
+    if (create_contact(r, source, in, 0, &c, err) < 0)
+        return -1;
+    if (rs->first_arrived_ms != 0 && rs->first_arrived_ms <= c->arrived_ms)
+        c->first_arrived_ms = rs->first_arrived_ms;
+    c->offers = rs->offers;
+    c->alerted = rs->alerted;
+    if (a != NULL) {
+        struct rq_queue *q = &r->m->queues[c->queue];
+        enum rq_media md = rq_channel_media(c->channel);
+        c->pref_hold = 0;
+        c->state = RQ_CS_CONNECTED;
+        c->agent = a;
+        c->answered_ms = rs->answered_ms ? rs->answered_ms : now_ms(r);
+        c->answered_in_target = c->answered_ms - c->arrived_ms <= c->target_ms;
+        c->agent_next = a->active;
+        a->active = c;
+        a->load[md]++;
+        a->load_total++;
+        q->n_waiting--;
+        q->n_connected++;
+        rq_model_queue_unlink(r->m, c);
+        agent_update(r, a, 1);
+        hook_contact(r, c, RQ_CHG_ANSWERED);
+    } else {
+        /* waiting, or ringing when the old process died: waits again */
+        join_classes(r, c);
+        arm_contact(r, c);
+        hook_contact(r, c, rs->state == RQ_CS_RINGING ? RQ_CHG_REQUEUED : RQ_CHG_QUEUED);
+        route_contact(r, c);
+    }
+    hook_queue(r, c->queue);
+    return 0;
+}
+
+int
+rq_router_agent_restore(struct rq_router *r, const char *agent, const char *presence,
+                        const char *reason)
+{
+    struct rq_agent *a = rq_model_agent(r->m, agent);
+
+    if (a == NULL)
+        return -1;
+    if (presence != NULL && strcmp(presence, "ready") == 0)
+        a->restore_presence = RQ_PRES_READY;
+    else if (presence != NULL && strcmp(presence, "not_ready") == 0)
+        a->restore_presence = RQ_PRES_NOT_READY;
+    else
+        a->restore_presence = RQ_PRES_LOGGED_OUT;
+    snprintf(a->restore_reason, sizeof(a->restore_reason), "%s", reason != NULL ? reason : "");
+    return 0;
+}
+
+void
+rq_router_queue_restore(struct rq_router *r, int queue, const struct rq_qcounters *total,
+                        const struct rq_qcounters *by_tier)
+{
+    struct rq_queue *q = &r->m->queues[queue];
+
+    q->total = *total;
+    for (int t = 0; t < r->conf->n_tiers; t++)
+        q->by_tier[t] = by_tier[t];
+    if (total->handled > 0)
+        q->aht_ewma_ms = (double)total->handle_ms / (double)total->handled;
+    hook_queue(r, queue);
 }
 
 /* Connect ringing contact c with its agent. */
@@ -813,6 +906,7 @@ rq_router_contact_transfer(struct rq_router *r, const char *contact, const char 
         return rq_fail(err, RQ_E_BAD_FIELD, "queue: too many skills with the contact's own");
 
     old = c->queue;
+    c->prev_queue = old;
     if (c->state == RQ_CS_CONNECTED) {
         a = c->agent;
         release_agent(r, c);
@@ -866,13 +960,20 @@ rq_router_agent_login(struct rq_router *r, const char *agent, struct rq_error *e
         return -1;
     if (a->presence != RQ_PRES_LOGGED_OUT)
         return 0; /* a new session of an agent already logged in */
-    a->presence = RQ_PRES_NOT_READY;
-    snprintf(a->reason, sizeof(a->reason), "login");
+    if (a->restore_presence != RQ_PRES_LOGGED_OUT) {
+        /* back after a restart of ringqd: as it was before */
+        a->presence = a->restore_presence;
+        snprintf(a->reason, sizeof(a->reason), "%s", a->restore_reason);
+        a->restore_presence = RQ_PRES_LOGGED_OUT;
+    } else {
+        a->presence = RQ_PRES_NOT_READY;
+        snprintf(a->reason, sizeof(a->reason), "login");
+    }
     a->login_ms = a->idle_since_ms = now;
     a->work_ms = 0;
     a->work_since_ms = a->load_total > 0 ? now : 0;
     a->handled = 0;
-    agent_update(r, a, 1);
+    settle_agent(r, a, 1);
     return 0;
 }
 
@@ -1166,6 +1267,12 @@ const struct rq_model *
 rq_router_model(const struct rq_router *r)
 {
     return r->m;
+}
+
+uint64_t
+rq_router_now(const struct rq_router *r)
+{
+    return now_ms(r);
 }
 
 struct rq_agent *

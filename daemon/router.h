@@ -82,6 +82,8 @@ struct rq_router *rq_router_new(const struct rq_conf *conf, const struct rq_cloc
                                 const struct rq_hooks *hooks, void *hooks_arg);
 void rq_router_free(struct rq_router *r);
 const struct rq_model *rq_router_model(const struct rq_router *r);
+/* The router's clock: what "now" is for every figure it reports. */
+uint64_t rq_router_now(const struct rq_router *r);
 struct rq_agent *rq_router_agent_mut(struct rq_router *r, const char *id); /* for udata */
 
 /* Sources. Contacts belong to the source name that announced them. */
@@ -111,6 +113,27 @@ int rq_router_offer_reject(struct rq_router *r, const char *agent, const char *c
 int rq_router_agent_end(struct rq_router *r, const char *agent, const char *contact,
                         struct rq_error *err);
 int rq_router_wrapup_done(struct rq_router *r, const char *agent, struct rq_error *err);
+
+/* Start-up recovery (store.c). A restored contact keeps its arrival time
+ * and place; one that was ringing waits again (its offer died with the old
+ * process); a connected one stays with its agent. Counters are not touched:
+ * they come back with rq_router_queue_restore. */
+struct rq_contact_restore {
+    enum rq_contact_state state; /* waiting, ringing or connected */
+    const char *agent;           /* the connected agent, or NULL */
+    uint64_t first_arrived_ms;   /* first arrival at ringqd */
+    uint64_t answered_ms;        /* when connected */
+    int offers;                  /* offers made so far */
+    int alerted;                 /* the near-target alert already went out */
+};
+int rq_router_contact_restore(struct rq_router *r, const char *source,
+                              const struct rq_contact_in *in, const struct rq_contact_restore *rs,
+                              struct rq_error *err);
+/* The agent's presence before the restart: applied when it logs in again. */
+int rq_router_agent_restore(struct rq_router *r, const char *agent, const char *presence,
+                            const char *reason);
+void rq_router_queue_restore(struct rq_router *r, int queue, const struct rq_qcounters *total,
+                             const struct rq_qcounters *by_tier);
 
 /* Timers: the earliest due time (UINT64_MAX if none), and firing every timer
  * due at the clock's now. */

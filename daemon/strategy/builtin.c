@@ -23,8 +23,7 @@ pick_longest_idle(const struct rq_pick *p)
 {
     const struct rq_agent *best = NULL;
 
-    RQ_BITSET_FOREACH(p->candidates, i)
-    {
+    RQ_BITSET_FOREACH (p->candidates, i) {
         const struct rq_agent *a = &p->model->agents[i];
         if (best == NULL || idle_before(a, best))
             best = a;
@@ -48,8 +47,7 @@ pick_least_occupied(const struct rq_pick *p)
     const struct rq_agent *best = NULL;
     double best_occ = 0;
 
-    RQ_BITSET_FOREACH(p->candidates, i)
-    {
+    RQ_BITSET_FOREACH (p->candidates, i) {
         const struct rq_agent *a = &p->model->agents[i];
         double occ = occupancy(a, p->now_ms);
         if (best == NULL || occ < best_occ || (occ == best_occ && idle_before(a, best))) {
@@ -89,8 +87,7 @@ pick_most_skilled(const struct rq_pick *p)
     const struct rq_agent *best = NULL;
     int best_score = -1;
 
-    RQ_BITSET_FOREACH(p->candidates, i)
-    {
+    RQ_BITSET_FOREACH (p->candidates, i) {
         const struct rq_agent *a = &p->model->agents[i];
         int s = skill_score(a, p->contact);
         if (s > best_score || (s == best_score && idle_before(a, best))) {
@@ -106,8 +103,7 @@ pick_fewest_contacts(const struct rq_pick *p)
 {
     const struct rq_agent *best = NULL;
 
-    RQ_BITSET_FOREACH(p->candidates, i)
-    {
+    RQ_BITSET_FOREACH (p->candidates, i) {
         const struct rq_agent *a = &p->model->agents[i];
         if (best == NULL || a->handled < best->handled ||
             (a->handled == best->handled && idle_before(a, best)))

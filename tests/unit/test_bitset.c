@@ -48,8 +48,7 @@ test_and_or(void **state)
         rq_bitset_set(&b, (size_t)i);
     assert_true(rq_bitset_and(&a, &b)); /* multiples of 6 */
     assert_int_equal(rq_bitset_count(&a), 34);
-    RQ_BITSET_FOREACH(&a, i)
-    {
+    RQ_BITSET_FOREACH (&a, i) {
         if (n < 4)
             seen[n++] = i;
     }

@@ -1,5 +1,5 @@
 /*
- * limits.h - every size and time limit of ringqd in one place.
+ * rq_limits.h - every size and time limit of ringqd in one place.
  *
  * A read path checks one of these before it buffers more; a limit that
  * closes a connection bumps a counter and logs at most RQ_LOG_INPUT_PREFIX

@@ -1,0 +1,255 @@
+/*
+ * main.c - ringqd: arguments, start-up, signals, shut-down.
+ *
+ * ringqd runs in the foreground (a service manager supervises it) with one
+ * libevent loop. Start-up: configuration, log level, event loop, router,
+ * listeners; any failure there is fatal with a message saying what. SIGTERM
+ * and SIGINT stop it cleanly; SIGHUP is logged (no live reload yet).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "router.h"
+#include "session.h"
+#include "store.h"
+
+#ifndef RINGQ_VERSION
+#error "RINGQ_VERSION must be defined (daemon/CMakeLists.txt)"
+#endif
+
+/* Everything the signal handlers need. */
+struct daemon {
+    struct event_base *base; /* the loop */
+    struct rq_net *net;      /* listeners and clients */
+};
+
+#define STOP_FLUSH_MS 3000 /* at stop, how long to wait for Redis to take the last batch */
+
+/* Read the live state back from Redis before listening. With
+ * redis.wait_at_start, wait for Redis rather than start empty and later
+ * overwrite what it holds. */
+static void
+recover(const struct rq_conf *conf, struct rq_router *router)
+{
+    struct rq_error e;
+    long n;
+
+    for (unsigned tries = 0;; tries++) {
+        if ((n = rq_store_recover(conf, router, &e)) >= 0) {
+            log_notice("redis: recovered %ld live contacts", n);
+            return;
+        }
+        if (!conf->redis.wait_at_start) {
+            log_warnx("%s; starting without the stored state (redis.wait_at_start = false)",
+                      e.message);
+            return;
+        }
+        if (tries % 10 == 0)
+            log_warnx("%s; waiting for Redis to recover the live state", e.message);
+        sleep(1);
+    }
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: ringqd -c FILE [-l LEVEL]\n"
+               "       ringqd --check-config FILE\n"
+               "       ringqd --version\n"
+               "\n"
+               "  -c, --config FILE        run in the foreground with this configuration\n"
+               "      --check-config FILE  validate FILE, print a summary or the error, exit\n"
+               "  -l, --log-level LEVEL    error|warning|notice|info|debug (overrides log_level)\n"
+               "  -V, --version            print the version and exit\n"
+               "  -h, --help               print this help and exit\n");
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+
+    log_notice("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rq_net_close_listeners(d->net);
+    event_base_loopbreak(d->base);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    log_warnx("received SIGHUP: live reload is not supported by this version; "
+              "the running configuration is unchanged");
+}
+
+/* libevent's own warnings go through our log. */
+static void
+libevent_log(int severity, const char *msg)
+{
+    switch (severity) {
+    case EVENT_LOG_DEBUG:
+        log_debug("libevent: %s", msg);
+        break;
+    case EVENT_LOG_MSG:
+        log_info("libevent: %s", msg);
+        break;
+    default:
+        log_warnx("libevent: %s", msg);
+        break;
+    }
+}
+
+static int
+check_config(const char *path)
+{
+    char err[RQ_ERR_LEN];
+    struct rq_conf *conf = rq_conf_load(path, err, sizeof(err));
+
+    if (conf == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    printf("%s: ok (%d queues, %d agents)\n", path, conf->n_queues, conf->n_agents);
+    rq_conf_free(conf);
+    return 0;
+}
+
+static int
+run(const char *path, const char *level_override)
+{
+    char err[RQ_ERR_LEN];
+    struct rq_conf *conf;
+    enum rq_loglevel level;
+    struct daemon d = {NULL, NULL};
+    struct rq_session_ctx *ctx;
+    struct rq_router *router;
+    struct rq_store *store = NULL;
+    struct event *ev_term, *ev_int, *ev_hup;
+
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        fatal("cannot ignore SIGPIPE");
+    conf = rq_conf_load(path, err, sizeof(err));
+    if (conf == NULL)
+        fatalx("%s", err);
+    if (level_override != NULL)
+        rq_log_level_parse(level_override, &level);
+    else if (rq_log_level_parse(conf->log_level != NULL ? conf->log_level : "info", &level) != 0)
+        fatalx("%s: unknown log_level '%s'", path, conf->log_level);
+    rq_log_set_level(level);
+    event_set_log_callback(libevent_log);
+
+    if ((d.base = event_base_new()) == NULL)
+        fatalx("cannot create the event loop");
+    if ((ctx = rq_session_ctx_new(d.base, conf)) == NULL)
+        fatalx("cannot create the session layer: out of memory");
+    if ((router = rq_router_new(conf, &rq_clock_real, &rq_session_hooks, ctx)) == NULL)
+        fatalx("cannot create the router: out of memory");
+    if (rq_session_ctx_start(ctx, router) != 0)
+        fatalx("cannot start the session layer: out of memory");
+    if (conf->redis.enabled) {
+        struct rq_error e;
+        if ((store = rq_store_new(d.base, conf, router, &e)) == NULL)
+            fatalx("redis: %s", e.message);
+        rq_session_ctx_set_store(ctx, store);
+        recover(conf, router);
+    } else {
+        log_notice("no redis section: live state is kept in memory only");
+    }
+    if ((d.net = rq_net_new(d.base, conf, &rq_session_net_cbs, ctx, err, sizeof(err))) == NULL)
+        fatalx("%s", err);
+    ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+    ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+    ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    if (ev_term == NULL || ev_int == NULL || ev_hup == NULL || evsignal_add(ev_term, NULL) != 0 ||
+        evsignal_add(ev_int, NULL) != 0 || evsignal_add(ev_hup, NULL) != 0)
+        fatalx("cannot install signal handlers");
+
+    log_notice("ringqd %s listening on %s; %d queues, %d agents", RINGQ_VERSION,
+               rq_net_describe(d.net), conf->n_queues, conf->n_agents);
+    if (event_base_dispatch(d.base) < 0)
+        log_warnx("event loop failed");
+
+    /* Reverse order of start-up: what the last turn changed reaches Redis
+     * (and the replies waiting for it their clients) before anything goes. */
+    event_free(ev_hup);
+    event_free(ev_int);
+    event_free(ev_term);
+    if (store != NULL && rq_store_flush_sync(store, STOP_FLUSH_MS) != 0)
+        log_warnx("redis: not everything was written before the stop");
+    rq_session_ctx_stop(ctx);
+    rq_net_free(d.net);
+    rq_store_free(store);
+    rq_router_free(router);
+    rq_session_ctx_free(ctx);
+    event_base_free(d.base);
+    libevent_global_shutdown();
+    rq_conf_free(conf);
+    log_notice("ringqd stopped");
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    enum { OPT_CHECK = 1000 };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, OPT_CHECK},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *check = NULL, *level = NULL;
+    enum rq_loglevel parsed;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case OPT_CHECK:
+            check = optarg;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'V':
+            printf("ringqd %s\n", RINGQ_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ringqd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 1;
+    }
+    if (level != NULL && rq_log_level_parse(level, &parsed) != 0) {
+        fprintf(stderr, "ringqd: unknown log level '%s' (error|warning|notice|info|debug)\n",
+                level);
+        return 1;
+    }
+    if (check != NULL)
+        return check_config(check);
+    if (config == NULL) {
+        usage(stderr);
+        return 1;
+    }
+    return run(config, level);
+}

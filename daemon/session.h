@@ -1,0 +1,57 @@
+/*
+ * session.h - connected clients of the NDJSON protocol: sources, agents and
+ * monitors. A session authenticates its client (hello), turns each line
+ * into a router call and exactly one reply, and turns the router's hooks
+ * into pushes: offers and state to agents, routes and revokes to sources,
+ * queue_stats, agent_state, contact and alert events to monitors.
+ *
+ * Set-up (main.c):
+ *   ctx = rq_session_ctx_new(base, conf);
+ *   r   = rq_router_new(conf, &rq_clock_real, &rq_session_hooks, ctx);
+ *   rq_session_ctx_start(ctx, r);
+ *   net = rq_net_new(base, conf, &rq_session_net_cbs, ctx, err, errlen);
+ * Tear-down: rq_session_ctx_stop(ctx); rq_net_free(net); rq_router_free(r);
+ * rq_session_ctx_free(ctx).
+ */
+#ifndef RQ_SESSION_H
+#define RQ_SESSION_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "net.h"
+#include "router.h"
+
+struct event_base;
+struct rq_session_ctx;
+
+/* The router's hooks; their argument is the struct rq_session_ctx. */
+extern const struct rq_hooks rq_session_hooks;
+/* net.c's callbacks; their argument is the struct rq_session_ctx. */
+extern const struct rq_net_cbs rq_session_net_cbs;
+
+/* Counters for logs and metrics. */
+struct rq_session_stats {
+    uint64_t auth_failures; /* hellos refused */
+    uint64_t replaced;      /* sessions taken over by a newer hello of the same name */
+    uint64_t requests;      /* lines answered */
+    uint64_t errors;        /* lines answered with an error */
+};
+
+struct rq_session_ctx *rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf);
+/* Attach the router (created with rq_session_hooks and this ctx) and arm its
+ * timer. Returns 0, or -1 when out of memory. */
+int rq_session_ctx_start(struct rq_session_ctx *ctx, struct rq_router *r);
+/* Shutting down: closing sessions stop calling the router (agents are not
+ * logged out one by one) and no more pushes or timers run. */
+void rq_session_ctx_stop(struct rq_session_ctx *ctx);
+/* After every session is closed (rq_net_free). */
+void rq_session_ctx_free(struct rq_session_ctx *ctx);
+const struct rq_session_stats *rq_session_ctx_stats(const struct rq_session_ctx *ctx);
+
+struct rq_store;
+/* Mirror every change to store, and hold each source's replies until the
+ * changes they report are durable (NULL: memory only). */
+void rq_session_ctx_set_store(struct rq_session_ctx *ctx, struct rq_store *store);
+
+#endif
