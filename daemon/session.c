@@ -697,15 +697,22 @@ hello_agent(struct rq_session *s, const struct rq_msg *msg, int *takeover, struc
     if (a->udata != NULL) {
         replace(a->udata);
         *takeover = 1;
-    } else if (a->presence == RQ_PRES_LOGGED_OUT) {
-        if (rq_router_agent_login(ctx->router, a->id, err) != 0) {
-            free(s->name);
-            s->name = NULL;
-            return -1;
-        }
     }
+    /* Attached first: a login that restores a ready agent offers at once.
+     * The hello reply tells not_ready/login: only a different state is pushed. */
     a->udata = s;
     s->agent = a;
+    s->state_pushed = 1;
+    s->pushed_state = RQ_AS_NOT_READY;
+    snprintf(s->pushed_reason, sizeof(s->pushed_reason), "login");
+    if (!*takeover && a->presence == RQ_PRES_LOGGED_OUT &&
+        rq_router_agent_login(ctx->router, a->id, err) != 0) {
+        a->udata = NULL;
+        s->agent = NULL;
+        free(s->name);
+        s->name = NULL;
+        return -1;
+    }
     /* The hello reply says not_ready/login; push from the next change on. */
     s->state_pushed = 1;
     s->pushed_state = a->state;
@@ -762,6 +769,13 @@ do_hello(struct rq_session *s, const struct rq_msg *msg, json_t **extra, struct 
     log_info("client %llu (%s): hello as %s %s%s", conn_id(s), rq_net_peer(s->conn),
              rq_role_name(role), esc(b, s->name), takeover ? " (took over)" : "");
     *extra = hello_reply(role);
+    if (role == RQ_ROLE_AGENT && *extra != NULL) {
+        /* where the agent stands now: not_ready/login, or as it was before
+         * a restart of ringqd */
+        const char *reason = rq_view_agent_reason(s->agent);
+        json_object_set_new(*extra, "state", json_string(rq_agent_state_name(s->agent->state)));
+        json_object_set_new(*extra, "reason", reason != NULL ? json_string(reason) : json_null());
+    }
     if (takeover) {
         /* The new softphone learns where the agent stands (held: after the reply). */
         struct rq_agent *a = s->agent;

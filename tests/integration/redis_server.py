@@ -104,7 +104,8 @@ class RedisServer:
         return [l for l in self.cli(*args).splitlines() if l != ""]
 
     def hgetall(self, key):
-        out = self.lines("HGETALL", key)
+        # empty values print as empty lines: keep them, drop only the last newline
+        out = self.cli("HGETALL", key).split("\n")[:-1]
         return dict(zip(out[0::2], out[1::2]))
 
     def config_block(self, prefix="ringq:", extra=""):
