@@ -25,6 +25,8 @@ rq_agent_state_name(enum rq_agent_state s)
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
+const double rq_wait_bucket_edges[RQ_WAIT_BUCKETS - 1] = {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0};
+
 static int
 timer_cmp(const struct rq_heap_node *a, const struct rq_heap_node *b)
 {

@@ -175,6 +175,12 @@ struct rq_agent {
     UT_hash_handle hh; /* model->agent_by_id */
 };
 
+/* Wait histogram of answered contacts: bucket upper edges as a share of the
+ * contact's own target (so a queue's "within target" is one bucket edge),
+ * the last bucket is +Inf. */
+#define RQ_WAIT_BUCKETS 8
+extern const double rq_wait_bucket_edges[RQ_WAIT_BUCKETS - 1]; /* 0.25 .. 4 x target */
+
 /* Live counters of a queue (stats.c derives the service levels). */
 struct rq_qcounters {
     uint64_t offered; /* contacts that arrived (or were transferred in) */
@@ -189,6 +195,7 @@ struct rq_qcounters {
     uint64_t wait_ms_answered; /* sum of waits of answered contacts (ASA) */
     uint64_t handle_ms;        /* sum of talk + wrap of ended contacts (AHT) */
     uint64_t handled;          /* contacts whose handle time is in handle_ms */
+    uint64_t wait_buckets[RQ_WAIT_BUCKETS]; /* answered waits, not cumulative */
 };
 
 struct rq_queue {

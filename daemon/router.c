@@ -676,6 +676,16 @@ rq_router_queue_restore(struct rq_router *r, int queue, const struct rq_qcounter
     hook_queue(r, queue);
 }
 
+/* Histogram bucket of a wait against the contact's target. */
+static int
+wait_bucket(uint64_t waited, uint64_t target)
+{
+    for (int i = 0; i < RQ_WAIT_BUCKETS - 1; i++)
+        if ((double)waited <= rq_wait_bucket_edges[i] * (double)target)
+            return i;
+    return RQ_WAIT_BUCKETS - 1;
+}
+
 /* Connect ringing contact c with its agent. */
 static void
 answer(struct rq_router *r, struct rq_contact *c)
@@ -701,6 +711,7 @@ answer(struct rq_router *r, struct rq_contact *c)
     QC_ADD(r, c, answered, 1);
     QC_ADD(r, c, answered_in_target, (uint64_t)c->answered_in_target);
     QC_ADD(r, c, wait_ms_answered, waited);
+    QC_ADD(r, c, wait_buckets[wait_bucket(waited, c->target_ms)], 1);
     contact_key(r, c, c->queue, &own);
     if (!rq_model_agent_fits_class(r->m, &own, a))
         QC_ADD(r, c, flowed_out, 1);

@@ -447,6 +447,10 @@ counters_args(struct argv *a, const char *pfx, const struct rq_qcounters *c)
     RQ_CNT(handle_ms);
     RQ_CNT(handled);
 #undef RQ_CNT
+    for (int i = 0; i < RQ_WAIT_BUCKETS; i++) {
+        a_fmt(a, "%swait_bucket_%d", pfx, i);
+        a_fmt(a, "%" PRIu64, c->wait_buckets[i]);
+    }
 }
 
 /* Stats of the dirty queues: one hash each (live gauges, total counters,
@@ -1163,6 +1167,10 @@ counters_from(const redisReply *h, const char *pfx, struct rq_qcounters *c)
     RQ_GET(handle_ms);
     RQ_GET(handled);
 #undef RQ_GET
+    for (int i = 0; i < RQ_WAIT_BUCKETS; i++) {
+        snprintf(name, sizeof(name), "%swait_bucket_%d", pfx, i);
+        c->wait_buckets[i] = hget_u64(h, name);
+    }
 }
 
 long
