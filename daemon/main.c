@@ -20,6 +20,7 @@
 #include "log.h"
 #include "net.h"
 #include "router.h"
+#include "sdnotify.h"
 #include "session.h"
 #include "store.h"
 
@@ -27,10 +28,13 @@
 #error "RINGQ_VERSION must be defined (daemon/CMakeLists.txt)"
 #endif
 
-/* Everything the signal handlers need. */
+/* Everything the signal handlers and the status line need. */
 struct daemon {
-    struct event_base *base; /* the loop */
-    struct rq_net *net;      /* listeners and clients */
+    struct event_base *base;  /* the loop */
+    struct rq_net *net;       /* listeners and clients */
+    struct rq_router *router; /* for the status line */
+    struct rq_store *store;   /* Redis mirror, or NULL */
+    struct rq_sdnotify *sd;   /* the service manager */
 };
 
 #define STOP_FLUSH_MS 3000 /* at stop, how long to wait for Redis to take the last batch */
@@ -80,6 +84,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
     struct daemon *d = arg;
 
     log_notice("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rq_sdnotify_stopping(d->sd);
     rq_net_close_listeners(d->net);
     event_base_loopbreak(d->base);
 }
@@ -89,6 +94,23 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
     log_warnx("received SIGHUP: live reload is not supported by this version; "
               "the running configuration is unchanged");
+}
+
+/* STATUS= for the service manager: what an operator wants at a glance. */
+static void
+status_line(void *arg, char *buf, unsigned len)
+{
+    const struct daemon *d = arg;
+    const struct rq_model *m = rq_router_model(d->router);
+    int waiting = 0;
+
+    for (int q = 0; q < m->n_queues; q++)
+        waiting += m->queues[q].n_waiting;
+    snprintf(buf, len, "%d waiting, %zu live contacts, %d agents ready, %d busy; redis %s", waiting,
+             m->n_contacts, m->n_by_state[RQ_AS_READY], m->n_by_state[RQ_AS_BUSY],
+             d->store == NULL               ? "off"
+             : rq_store_connected(d->store) ? "ok"
+                                            : "DOWN (journaling)");
 }
 
 /* libevent's own warnings go through our log. */
@@ -129,7 +151,7 @@ run(const char *path, const char *level_override)
     char err[RQ_ERR_LEN];
     struct rq_conf *conf;
     enum rq_loglevel level;
-    struct daemon d = {NULL, NULL};
+    struct daemon d = {NULL, NULL, NULL, NULL, NULL};
     struct rq_session_ctx *ctx;
     struct rq_router *router;
     struct rq_store *store = NULL;
@@ -155,9 +177,10 @@ run(const char *path, const char *level_override)
         fatalx("cannot create the router: out of memory");
     if (rq_session_ctx_start(ctx, router) != 0)
         fatalx("cannot start the session layer: out of memory");
+    d.router = router;
     if (conf->redis.enabled) {
         struct rq_error e;
-        if ((store = rq_store_new(d.base, conf, router, &e)) == NULL)
+        if ((store = d.store = rq_store_new(d.base, conf, router, &e)) == NULL)
             fatalx("redis: %s", e.message);
         rq_session_ctx_set_store(ctx, store);
         recover(conf, router);
@@ -173,19 +196,28 @@ run(const char *path, const char *level_override)
         evsignal_add(ev_int, NULL) != 0 || evsignal_add(ev_hup, NULL) != 0)
         fatalx("cannot install signal handlers");
 
+    if ((d.sd = rq_sdnotify_new(d.base, status_line, &d)) == NULL)
+        fatalx("cannot set up service manager notifications: out of memory");
     log_notice("ringqd %s listening on %s; %d queues, %d agents", RINGQ_VERSION,
                rq_net_describe(d.net), conf->n_queues, conf->n_agents);
+    rq_sdnotify_ready(d.sd);
     if (event_base_dispatch(d.base) < 0)
         log_warnx("event loop failed");
 
     /* Reverse order of start-up: what the last turn changed reaches Redis
-     * (and the replies waiting for it their clients) before anything goes. */
+     * (and the replies waiting for it their clients) before anything goes.
+     * A second stop signal must not cut that short: the service manager
+     * has its own timeout and SIGKILL. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     event_free(ev_hup);
     event_free(ev_int);
     event_free(ev_term);
     if (store != NULL && rq_store_flush_sync(store, STOP_FLUSH_MS) != 0)
         log_warnx("redis: not everything was written before the stop");
     rq_session_ctx_stop(ctx);
+    rq_sdnotify_free(d.sd);
     rq_net_free(d.net);
     rq_store_free(store);
     rq_router_free(router);
