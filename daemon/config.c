@@ -21,6 +21,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "plugin.h"
 #include "log.h"
 
 #define MAX_RINGS          100                   /* answer_rings at most */
@@ -37,6 +38,11 @@
 #define MAX_DISPLAY_LEN    256                   /* an agent's display name */
 #define SUN_PATH_LEN       sizeof(((struct sockaddr_un *)NULL)->sun_path) /* with its NUL */
 #define CTX_LEN            (RQ_MAX_ID_LEN + 64) /* "queue 'x': escalation step 8" */
+
+/* Where the wallboard page is installed (daemon/CMakeLists.txt sets it). */
+#ifndef RINGQ_WALLBOARD_PATH
+#define RINGQ_WALLBOARD_PATH "/usr/share/ringq/wallboard.html"
+#endif
 
 /* A name in a sorted index: duplicates are found and references resolved by bsearch. */
 struct name_ref {
@@ -77,10 +83,10 @@ static const struct cadence cadences[] = {
     {"uk", 1000, 2000},
 };
 
-static const char *const top_keys[] = {"log_level", "random_seed",  "max_contacts", "listen",
-                                       "tiers",     "default_tier", "skills",       "queues",
-                                       "agents",    "sources",      "monitors",     "redis",
-                                       NULL};
+static const char *const top_keys[] = {
+    "log_level",    "random_seed", "max_contacts", "listen", "tiers",
+    "default_tier", "skills",      "queues",       "agents", "sources",
+    "monitors",     "redis",       "plugins",      "http",   NULL};
 static const char *const redis_keys[] = {"enabled",
                                          "host",
                                          "port",
@@ -95,6 +101,10 @@ static const char *const redis_keys[] = {"enabled",
                                          "events_maxlen",
                                          "wait_at_start",
                                          NULL};
+static const char *const http_keys[] = {
+    "enabled", "host", "port", "wallboard", "tokens", "cors_origin", "metrics_token_required",
+    NULL};
+static const char *const http_token_keys[] = {"token", "role", "name", NULL};
 static const char *const listen_keys[] = {"host",           "port",        "unix",
                                           "max_line_bytes", "max_clients", NULL};
 static const char *const tier_keys[] = {"name", "sla_factor", "emergency", "max_wait_s", NULL};
@@ -132,6 +142,7 @@ static const char *const channel_names[RQ_CH__COUNT] = {"voice", "chat", "email"
 static const char *const media_names[RQ_MEDIA__COUNT] = {"voice", "chat", "email"};
 static const char *const persona_names[RQ_PERSONA__COUNT] = {"authoritative", "analytical",
                                                              "amiable", "expressive"};
+static const char *const http_role_names[] = {"wallboard", "supervisor", "admin"};
 static const char *const sl_names[] = {"answered_only", "abandons_negative", "abandons_ignored",
                                        "abandons_positive"};
 
@@ -230,36 +241,45 @@ rq_sl_variant_parse(const char *name, enum rq_sl_variant *out)
     return 0;
 }
 
+const char *
+rq_http_role_name(enum rq_http_role role)
+{
+    if (role < RQ_HTTP_ROLE_WALLBOARD || role > RQ_HTTP_ROLE_ADMIN)
+        return "unknown";
+    return http_role_names[role - RQ_HTTP_ROLE_WALLBOARD];
+}
+
 /* --- lookups ----------------------------------------------------------- */
+
+/* Index of the element of an array of n structs, each stride bytes and
+ * starting with its `char *name`, whose name is name; -1 if none. */
+static int
+find_by_name(const void *array, size_t stride, int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        const char *const *elem = (const char *const *)((const char *)array + (size_t)i * stride);
+        if (strcmp(*elem, name) == 0)
+            return i;
+    }
+    return -1;
+}
 
 int
 rq_conf_skill_index(const struct rq_conf *conf, const char *name)
 {
-    for (int i = 0; i < conf->n_skills; i++) {
-        if (strcmp(conf->skills[i].name, name) == 0)
-            return i;
-    }
-    return -1;
+    return find_by_name(conf->skills, sizeof(conf->skills[0]), conf->n_skills, name);
 }
 
 int
 rq_conf_tier_index(const struct rq_conf *conf, const char *name)
 {
-    for (int i = 0; i < conf->n_tiers; i++) {
-        if (strcmp(conf->tiers[i].name, name) == 0)
-            return i;
-    }
-    return -1;
+    return find_by_name(conf->tiers, sizeof(conf->tiers[0]), conf->n_tiers, name);
 }
 
 int
 rq_conf_queue_index(const struct rq_conf *conf, const char *name)
 {
-    for (int i = 0; i < conf->n_queues; i++) {
-        if (strcmp(conf->queues[i].name, name) == 0)
-            return i;
-    }
-    return -1;
+    return find_by_name(conf->queues, sizeof(conf->queues[0]), conf->n_queues, name);
 }
 
 /* --- freeing ----------------------------------------------------------- */
@@ -290,6 +310,16 @@ rq_conf_free(struct rq_conf *conf)
     free(conf->redis.user);
     free(conf->redis.password);
     free(conf->redis.prefix);
+    free(conf->http.host);
+    free(conf->http.wallboard);
+    free(conf->http.cors_origin);
+    if (conf->http.tokens != NULL) {
+        for (int i = 0; i < conf->http.n_tokens; i++) {
+            free(conf->http.tokens[i].token);
+            free(conf->http.tokens[i].name);
+        }
+        free(conf->http.tokens);
+    }
     if (conf->tiers != NULL) {
         for (int i = 0; i < conf->n_tiers; i++)
             free(conf->tiers[i].name);
@@ -951,6 +981,152 @@ load_redis(struct loader *L)
         (unix_path != NULL && dup_str(L, unix_path, &rc->unix_path) < 0) ||
         (user != NULL && dup_str(L, user, &rc->user) < 0) ||
         (password != NULL && dup_str(L, password, &rc->password) < 0))
+        return -1;
+    return 0;
+}
+
+/* plugins = [ "strategy_least_skilled.so", ... ]: shared objects loaded
+ * before the queues, so queues can name the strategies they provide.
+ * Relative paths are relative to the configuration file's directory. */
+static int
+load_plugins(struct loader *L)
+{
+    const config_setting_t *g = config_setting_get_member(config_root_setting(&L->cfg), "plugins");
+    int n;
+
+    if (g == NULL)
+        return 0;
+    if (!config_setting_is_array(g) && !config_setting_is_list(g))
+        return fail(L, g, NULL, "plugins must be a list of paths: plugins = [ \"x.so\" ];");
+    n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+        const char *path = config_setting_get_string(e);
+        char full[4096], perr[RQ_ERR_LEN + 512];
+        if (path == NULL || path[0] == '\0')
+            return fail(L, e, "plugins", "each entry must be a path (a string)");
+        if (path[0] == '/') {
+            snprintf(full, sizeof(full), "%s", path);
+        } else {
+            const char *slash = strrchr(L->path, '/');
+            int dirlen = slash != NULL ? (int)(slash - L->path) : 1;
+            snprintf(full, sizeof(full), "%.*s/%s", dirlen, slash != NULL ? L->path : ".", path);
+        }
+        if (rq_plugin_load(full, perr, sizeof(perr)) != 0)
+            return fail(L, e, "plugins", "%s", perr);
+    }
+    return 0;
+}
+
+/* http.tokens = ( { token; role; name; } ): unique names, unique secrets. */
+static int
+load_http_tokens(struct loader *L, const config_setting_t *list)
+{
+    struct rq_conf_http *h = &L->conf->http;
+    struct name_index names = {NULL, 0};
+    int n, rc = -1;
+
+    if (!config_setting_is_list(list))
+        return fail(L, list, "http",
+                    "tokens must be a list of groups: tokens = ( { token = ...; role = ...; "
+                    "name = ...; } );");
+    n = config_setting_length(list);
+    h->tokens = alloc_array((size_t)n, sizeof(h->tokens[0]));
+    names.refs = alloc_array((size_t)n, sizeof(names.refs[0]));
+    if (h->tokens == NULL || names.refs == NULL) {
+        oom(L);
+        goto done;
+    }
+    h->n_tokens = n;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        struct rq_conf_http_token *t = &h->tokens[i];
+        const char *name, *token, *role;
+        char ctx[CTX_LEN];
+        int r;
+
+        if (!config_setting_is_group(g)) {
+            fail(L, g, "http", "tokens: element %d must be a group { ... }", i + 1);
+            goto done;
+        }
+        if (begin_item(L, g, http_token_keys, "name", "http token", i, ctx) < 0 ||
+            req_str(L, g, "name", ctx, &name) < 0 ||
+            check_id(L, config_setting_get_member(g, "name"), ctx, "name", name) < 0 ||
+            dup_str(L, name, &t->name) < 0)
+            goto done;
+        t->line = config_setting_source_line(g);
+        names.refs[i] = (struct name_ref){t->name, i, g};
+        names.n = i + 1;
+        if (req_str(L, g, "token", ctx, &token) < 0)
+            goto done;
+        if (strlen(token) > MAX_TOKEN_LEN) {
+            fail(L, config_setting_get_member(g, "token"), ctx,
+                 "token is too long (at most %d bytes)", MAX_TOKEN_LEN);
+            goto done;
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(h->tokens[j].token, token) == 0) {
+                fail(L, config_setting_get_member(g, "token"), ctx,
+                     "the same token as http token '%s' (line %d): give each its own",
+                     h->tokens[j].name, h->tokens[j].line);
+                goto done;
+            }
+        }
+        if (dup_str(L, token, &t->token) < 0 || req_str(L, g, "role", ctx, &role) < 0)
+            goto done;
+        r = name_lookup(http_role_names,
+                        (int)(sizeof(http_role_names) / sizeof(http_role_names[0])), role);
+        if (r < 0) {
+            fail(L, config_setting_get_member(g, "role"), ctx,
+                 "unknown role '%s' (wallboard, supervisor or admin)", role);
+            goto done;
+        }
+        t->role = (enum rq_http_role)(RQ_HTTP_ROLE_WALLBOARD + r);
+    }
+    rc = index_sort(L, &names, "http token");
+done:
+    free(names.refs);
+    return rc;
+}
+
+/* http = { host; port; wallboard; tokens; cors_origin; metrics_token_required; }.
+ * No section: no HTTP listener. */
+static int
+load_http(struct loader *L)
+{
+    const config_setting_t *g = config_setting_get_member(config_root_setting(&L->cfg), "http");
+    struct rq_conf_http *h = &L->conf->http;
+    const char *host = "127.0.0.1", *wallboard = RINGQ_WALLBOARD_PATH, *cors = NULL;
+    const config_setting_t *tokens;
+    long long v;
+    int r;
+
+    h->port = 7341;
+    if (g == NULL)
+        return 0;
+    if (!config_setting_is_group(g))
+        return fail(L, g, NULL, "http must be a group: http = { host = ...; port = ...; };");
+    if (check_keys(L, g, http_keys, "in http") < 0)
+        return -1;
+    h->enabled = 1;
+    if (opt_bool(L, g, "enabled", "http", &h->enabled) < 0 ||
+        opt_str(L, g, "host", "http", &host) < 0 ||
+        opt_str(L, g, "wallboard", "http", &wallboard) < 0 ||
+        opt_str(L, g, "cors_origin", "http", &cors) < 0 ||
+        opt_bool(L, g, "metrics_token_required", "http", &h->metrics_token_required) < 0)
+        return -1;
+    if ((r = opt_int(L, g, "port", "http", 1, 65535, &v)) < 0)
+        return -1;
+    if (r > 0)
+        h->port = (int)v;
+    if (cors != NULL && strpbrk(cors, "\r\n") != NULL)
+        return fail(L, config_setting_get_member(g, "cors_origin"), "http",
+                    "cors_origin must be one line, e.g. \"https://wall.example.com\"");
+    if (dup_str(L, host, &h->host) < 0 || dup_str(L, wallboard, &h->wallboard) < 0 ||
+        (cors != NULL && dup_str(L, cors, &h->cors_origin) < 0))
+        return -1;
+    tokens = config_setting_get_member(g, "tokens");
+    if (tokens != NULL && load_http_tokens(L, tokens) < 0)
         return -1;
     return 0;
 }
@@ -1670,8 +1846,9 @@ parse(struct loader *L)
     if (dup_str(L, L->path, &L->conf->path) < 0)
         return -1;
     if (check_keys(L, config_root_setting(&L->cfg), top_keys, "at the top level") < 0 ||
-        load_globals(L) < 0 || load_listen(L) < 0 || load_redis(L) < 0 || load_skills(L) < 0 ||
-        load_tiers(L) < 0 || load_queue_names(L, &queues) < 0)
+        load_globals(L) < 0 || load_listen(L) < 0 || load_redis(L) < 0 || load_http(L) < 0 ||
+        load_plugins(L) < 0 || load_skills(L) < 0 || load_tiers(L) < 0 ||
+        load_queue_names(L, &queues) < 0)
         return -1;
     for (int i = 0; i < L->conf->n_queues; i++) {
         if (load_queue(L, config_setting_get_elem(queues, (unsigned)i), i) < 0)

@@ -141,6 +141,35 @@ struct rq_conf_redis {
     int wait_at_start;           /* 1: at start-up, wait for Redis to recover state */
 };
 
+/* What an HTTP bearer token may do (docs/http.md); each role includes the ones before. */
+enum rq_http_role {
+    RQ_HTTP_ROLE_WALLBOARD = 1, /* read-only: GETs, the event stream */
+    RQ_HTTP_ROLE_SUPERVISOR,    /* + change agents' states */
+    RQ_HTTP_ROLE_ADMIN,         /* everything */
+};
+
+const char *rq_http_role_name(enum rq_http_role role);
+
+/* One bearer token of the HTTP API. */
+struct rq_conf_http_token {
+    char *token;            /* the secret, sent as "Authorization: Bearer <token>" */
+    enum rq_http_role role; /* what it may do */
+    char *name;             /* who holds it, for logs */
+    int line;               /* line in the file, for messages */
+};
+
+/* The HTTP API, event stream, metrics and wallboard page (http.c). */
+struct rq_conf_http {
+    int enabled;                       /* 0: no http section, no HTTP listener */
+    char *host;                        /* address to bind, "127.0.0.1" */
+    int port;                          /* TCP port, 7341 */
+    char *wallboard;                   /* path of the wallboard page served at /wallboard */
+    struct rq_conf_http_token *tokens; /* bearer tokens */
+    int n_tokens;                      /* entries in tokens */
+    char *cors_origin;                 /* Access-Control-Allow-Origin value, or NULL (no CORS) */
+    int metrics_token_required;        /* 1: /metrics needs a token like the API */
+};
+
 /* A client that may connect as a source or a monitor. */
 struct rq_conf_client {
     char *name;  /* the name sent in hello */
@@ -153,6 +182,7 @@ struct rq_conf {
     char *log_level;                /* "info" unless set */
     struct rq_conf_listener listen; /* NDJSON protocol listeners */
     struct rq_conf_redis redis;     /* the live-state mirror */
+    struct rq_conf_http http;       /* the HTTP API (enabled by an http section) */
     size_t max_line_bytes;          /* NDJSON line limit */
     int max_clients;                /* connections at once */
     uint64_t random_seed;           /* 0: seeded from the clock */
@@ -178,7 +208,7 @@ struct rq_conf {
 struct rq_conf *rq_conf_load(const char *path, char *err, size_t errlen);
 void rq_conf_free(struct rq_conf *conf);
 
-/* Lookups by name; -1 when absent. */
+/* Lookups by name; -1 when absent (each struct has its name first). */
 int rq_conf_skill_index(const struct rq_conf *conf, const char *name);
 int rq_conf_tier_index(const struct rq_conf *conf, const char *name);
 int rq_conf_queue_index(const struct rq_conf *conf, const char *name);

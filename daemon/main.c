@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "net.h"
 #include "router.h"
@@ -35,6 +36,7 @@ struct daemon {
     struct rq_router *router; /* for the status line */
     struct rq_store *store;   /* Redis mirror, or NULL */
     struct rq_sdnotify *sd;   /* the service manager */
+    int stop_requested;       /* SIGTERM/SIGINT seen */
 };
 
 #define STOP_FLUSH_MS 3000 /* at stop, how long to wait for Redis to take the last batch */
@@ -43,7 +45,7 @@ struct daemon {
  * redis.wait_at_start, wait for Redis rather than start empty and later
  * overwrite what it holds. */
 static void
-recover(const struct rq_conf *conf, struct rq_router *router)
+recover(const struct rq_conf *conf, struct rq_router *router, struct daemon *d)
 {
     struct rq_error e;
     long n;
@@ -61,6 +63,12 @@ recover(const struct rq_conf *conf, struct rq_router *router)
         if (tries % 10 == 0)
             log_warnx("%s; waiting for Redis to recover the live state", e.message);
         sleep(1);
+        /* a stop signal while waiting: nothing is live yet, just go */
+        event_base_loop(d->base, EVLOOP_NONBLOCK);
+        if (d->stop_requested) {
+            log_notice("stopped while waiting for Redis");
+            exit(0);
+        }
     }
 }
 
@@ -83,9 +91,22 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
 
+    sigset_t block;
+
+    /* A second stop signal must not cut the stop short (freeing libevent's
+     * signal events restores the default handlers): keep them pending. The
+     * service manager has its own timeout and SIGKILL. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     log_notice("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    rq_sdnotify_stopping(d->sd);
-    rq_net_close_listeners(d->net);
+    d->stop_requested = 1;
+    if (d->sd != NULL)
+        rq_sdnotify_stopping(d->sd);
+    if (d->net != NULL)
+        rq_net_close_listeners(d->net);
     event_base_loopbreak(d->base);
 }
 
@@ -151,10 +172,11 @@ run(const char *path, const char *level_override)
     char err[RQ_ERR_LEN];
     struct rq_conf *conf;
     enum rq_loglevel level;
-    struct daemon d = {NULL, NULL, NULL, NULL, NULL};
+    struct daemon d = {NULL, NULL, NULL, NULL, NULL, 0};
     struct rq_session_ctx *ctx;
     struct rq_router *router;
     struct rq_store *store = NULL;
+    struct rq_http *http = NULL;
     struct event *ev_term, *ev_int, *ev_hup;
 
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -171,6 +193,14 @@ run(const char *path, const char *level_override)
 
     if ((d.base = event_base_new()) == NULL)
         fatalx("cannot create the event loop");
+    /* Before anything listens: a stop signal from then on is a clean stop
+     * (it is handled once the loop runs). */
+    ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+    ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+    ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    if (ev_term == NULL || ev_int == NULL || ev_hup == NULL || evsignal_add(ev_term, NULL) != 0 ||
+        evsignal_add(ev_int, NULL) != 0 || evsignal_add(ev_hup, NULL) != 0)
+        fatalx("cannot install signal handlers");
     if ((ctx = rq_session_ctx_new(d.base, conf)) == NULL)
         fatalx("cannot create the session layer: out of memory");
     if ((router = rq_router_new(conf, &rq_clock_real, &rq_session_hooks, ctx)) == NULL)
@@ -183,18 +213,17 @@ run(const char *path, const char *level_override)
         if ((store = d.store = rq_store_new(d.base, conf, router, &e)) == NULL)
             fatalx("redis: %s", e.message);
         rq_session_ctx_set_store(ctx, store);
-        recover(conf, router);
+        recover(conf, router, &d);
     } else {
         log_notice("no redis section: live state is kept in memory only");
     }
     if ((d.net = rq_net_new(d.base, conf, &rq_session_net_cbs, ctx, err, sizeof(err))) == NULL)
         fatalx("%s", err);
-    ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
-    ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
-    ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
-    if (ev_term == NULL || ev_int == NULL || ev_hup == NULL || evsignal_add(ev_term, NULL) != 0 ||
-        evsignal_add(ev_int, NULL) != 0 || evsignal_add(ev_hup, NULL) != 0)
-        fatalx("cannot install signal handlers");
+    if (conf->http.enabled) {
+        if ((http = rq_http_new(d.base, conf, router, ctx, store, err, sizeof(err))) == NULL)
+            fatalx("%s", err);
+        log_notice("http: API, event streams, metrics and wallboard on %s", rq_http_describe(http));
+    }
 
     if ((d.sd = rq_sdnotify_new(d.base, status_line, &d)) == NULL)
         fatalx("cannot set up service manager notifications: out of memory");
@@ -205,12 +234,7 @@ run(const char *path, const char *level_override)
         log_warnx("event loop failed");
 
     /* Reverse order of start-up: what the last turn changed reaches Redis
-     * (and the replies waiting for it their clients) before anything goes.
-     * A second stop signal must not cut that short: the service manager
-     * has its own timeout and SIGKILL. */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
+     * (and the replies waiting for it their clients) before anything goes. */
     event_free(ev_hup);
     event_free(ev_int);
     event_free(ev_term);
@@ -218,6 +242,7 @@ run(const char *path, const char *level_override)
         log_warnx("redis: not everything was written before the stop");
     rq_session_ctx_stop(ctx);
     rq_sdnotify_free(d.sd);
+    rq_http_free(http);
     rq_net_free(d.net);
     rq_store_free(store);
     rq_router_free(router);

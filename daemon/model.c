@@ -156,6 +156,17 @@ build_agents(struct rq_model *m)
     return 0;
 }
 
+static void
+contact_destroy(struct rq_contact *c)
+{
+    free(c->id);
+    free(c->source);
+    free(c->customer_id);
+    free(c->lang);
+    free(c->preferred_agent);
+    free(c);
+}
+
 struct rq_model *
 rq_model_new(const struct rq_conf *conf)
 {
@@ -218,12 +229,7 @@ rq_model_free(struct rq_model *m)
         return;
     HASH_ITER (hh, m->contacts, c, ctmp) {
         HASH_DEL(m->contacts, c);
-        free(c->id);
-        free(c->source);
-        free(c->customer_id);
-        free(c->lang);
-        free(c->preferred_agent);
-        free(c);
+        contact_destroy(c);
     }
     HASH_ITER (hh, m->classes, cl, cltmp) {
         HASH_DEL(m->classes, cl);
@@ -503,12 +509,7 @@ rq_model_contact_free(struct rq_model *m, struct rq_contact *c)
     HASH_DEL(m->contacts, c);
     m->n_contacts--;
     rq_model_timer_clear(m, &c->timer);
-    free(c->id);
-    free(c->source);
-    free(c->customer_id);
-    free(c->lang);
-    free(c->preferred_agent);
-    free(c);
+    contact_destroy(c);
 }
 
 void

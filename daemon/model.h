@@ -138,6 +138,8 @@ struct rq_contact {
     uint64_t answered_ms;
     int offers;                         /* offers made so far */
     int answered_in_target;             /* answered within target_ms */
+    int queued;                         /* had to wait: not offered on arrival */
+    int64_t ewt_at_arrival_ms;          /* EWT told at contact.new, -1: none */
     struct rq_timer timer;              /* next escalation/alert/hold/ring event */
     struct rq_contact *q_prev, *q_next; /* queue's unanswered list, arrival order */
     UT_hash_handle hh;                  /* model->contacts */
@@ -167,6 +169,9 @@ struct rq_agent {
     uint64_t work_ms;                  /* time on contacts and wrap-up since login */
     uint64_t work_since_ms;            /* start of the current stretch of work, 0 none */
     uint32_t handled;                  /* contacts answered since login */
+    uint32_t ended;                    /* contacts ended since login (their time is in handle_ms) */
+    uint64_t handle_ms;                /* talk + wrap-up time of those contacts */
+    uint32_t rona;                     /* offers missed or rejected since login */
     struct rq_heap pref;               /* contacts waiting for this agent by preference */
     struct rq_timer timer;             /* wrap-up end */
     enum rq_presence restore_presence; /* recovered from the store: applied at next login */
@@ -190,12 +195,33 @@ struct rq_qcounters {
     uint64_t abandoned_in_target; /* abandoned before reaching the target */
     uint64_t short_abandoned;     /* abandoned under short_abandon_ms */
     uint64_t transferred_out;
-    uint64_t flowed_out;       /* answered by an agent through an overflow step */
-    uint64_t rona;             /* offers not answered in time */
-    uint64_t wait_ms_answered; /* sum of waits of answered contacts (ASA) */
-    uint64_t handle_ms;        /* sum of talk + wrap of ended contacts (AHT) */
-    uint64_t handled;          /* contacts whose handle time is in handle_ms */
+    uint64_t flowed_out;                    /* answered by an agent through an overflow step */
+    uint64_t rona;                          /* offers not answered in time */
+    uint64_t wait_ms_answered;              /* sum of waits of answered contacts (ASA) */
+    uint64_t handle_ms;                     /* sum of talk + wrap of ended contacts (AHT) */
+    uint64_t handled;                       /* contacts whose handle time is in handle_ms */
     uint64_t wait_buckets[RQ_WAIT_BUCKETS]; /* answered waits, not cumulative */
+    uint64_t answered_immediately; /* answered without waiting in queue (Erlang C's 1 - P(wait)) */
+    uint64_t answered_in_rings;    /* answered within answer_rings rings, whatever the tier */
+    uint64_t ewt_answered;         /* answered contacts told an EWT at arrival */
+    uint64_t ewt_over_ms;          /* sum of (real wait - EWT) where it waited longer than told */
+    uint64_t ewt_under_ms;         /* sum of (EWT - real wait) where it waited less */
+};
+
+/* The counters of one interval of RQ_STATS_INTERVAL_MS (stats.h). */
+struct rq_interval {
+    uint64_t start_ms;     /* its start, a multiple of the interval length; 0: none yet */
+    struct rq_qcounters c; /* what happened in it */
+};
+
+/* A queue's interval history, rolled by stats.c as the router counts. */
+struct rq_intervals {
+    struct rq_interval cur;   /* the running interval */
+    uint64_t since_ms;        /* first count ever (start of the live rates) */
+    struct rq_interval *ring; /* completed intervals, consecutive; NULL until one completes */
+    int cap;                  /* slots allocated in ring */
+    int n;                    /* completed intervals held */
+    int head;                 /* slot the next completed interval goes to */
 };
 
 struct rq_queue {
@@ -211,6 +237,7 @@ struct rq_queue {
     double aht_ewma_ms;           /* recent handle time, for EWT */
     struct rq_qcounters total;    /* since start */
     struct rq_qcounters *by_tier; /* n_tiers counters */
+    struct rq_intervals iv;       /* 15-minute intervals (stats.c; freed by rq_stats_iv_free) */
 };
 
 struct rq_model {

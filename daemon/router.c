@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "stats.h"
 #include "strategy/strategy.h"
 
 struct rq_router {
@@ -33,8 +34,10 @@ struct rq_router {
 #define QC_ADD(r, c, field, v)                                                                     \
     do {                                                                                           \
         struct rq_queue *q_ = &(r)->m->queues[(c)->queue];                                         \
+        (void)rq_stats_roll(&q_->iv, now_ms(r));                                                   \
         q_->total.field += (v);                                                                    \
         q_->by_tier[(c)->tier].field += (v);                                                       \
+        q_->iv.cur.c.field += (v);                                                                 \
     } while (0)
 
 const char *
@@ -260,6 +263,8 @@ arm_contact(struct rq_router *r, struct rq_contact *c)
 
     if (c->state == RQ_CS_RINGING) {
         due = c->ring_deadline_ms;
+        if (!c->alerted && alert_due(r, c) < due)
+            due = alert_due(r, c); /* a long ring must not hide a missed target */
     } else if (c->state == RQ_CS_WAITING) {
         if (c->pref_hold && c->pref_until_ms < due)
             due = c->pref_until_ms;
@@ -369,6 +374,7 @@ route_contact(struct rq_router *r, struct rq_contact *c)
     p.candidates = &m->cand;
     p.now_ms = now_ms(r);
     p.rng = &r->rng;
+    p.strategy = q->strategy;
     offer(r, c, &m->agents[q->strategy->pick(&p)]);
 }
 
@@ -426,6 +432,7 @@ requeue(struct rq_router *r, struct rq_contact *c, enum rq_change chg)
     hook_contact(r, c, chg);
     hook_queue(r, c->queue);
     route_contact(r, c);
+    c->queued = chg == RQ_CHG_REQUEUED || c->state == RQ_CS_WAITING;
 }
 
 /* Withdraw c's ringing offer. rona_reason non-NULL: the agent missed or
@@ -445,6 +452,7 @@ withdraw(struct rq_router *r, struct rq_contact *c, const char *why, const char 
         a->presence = RQ_PRES_NOT_READY;
         snprintf(a->reason, sizeof(a->reason), "%s", rona_reason);
         QC_ADD(r, c, rona, 1);
+        a->rona++;
     }
     agent_update(r, a, rona_reason != NULL);
     if (c->state == RQ_CS_RINGING)
@@ -516,6 +524,9 @@ create_contact(struct rq_router *r, const char *source, const struct rq_contact_
                            in->persona);
         persona = (int)pe;
     }
+    if (in->due_at_ms > now + RQ_MAX_DUE_AHEAD_MS)
+        return rq_fail(err, RQ_E_BAD_FIELD, "due_at: more than %u days ahead",
+                       (unsigned)(RQ_MAX_DUE_AHEAD_MS / 86400000u));
     if (in->priority < 0 || in->priority > RQ_MAX_PRIORITY)
         return rq_fail(err, RQ_E_BAD_FIELD, "priority: must be 0..%d", RQ_MAX_PRIORITY);
     for (int i = 0; i < in->n_skills; i++) {
@@ -558,6 +569,8 @@ create_contact(struct rq_router *r, const char *source, const struct rq_contact_
     c->first_arrived_ms = c->arrived_ms;
     c->due_at_ms = in->due_at_ms;
     c->state = RQ_CS_WAITING;
+    c->queued = 1;
+    c->ewt_at_arrival_ms = -1;
     set_targets(r, c);
     if (count)
         QC_ADD(r, c, offered, 1);
@@ -592,9 +605,15 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
         res->ewt_s = 0;
     }
     route_contact(r, c);
-    if (res != NULL && c->state == RQ_CS_WAITING) {
-        res->position = rq_router_position(r, c);
-        res->ewt_s = rq_router_ewt_s(r, c);
+    c->queued = c->state == RQ_CS_WAITING;
+    c->ewt_at_arrival_ms = 0;
+    if (c->state == RQ_CS_WAITING) {
+        double ewt = rq_router_ewt_s(r, c);
+        c->ewt_at_arrival_ms = (int64_t)(ewt * 1000.0 + 0.5);
+        if (res != NULL) {
+            res->position = rq_router_position(r, c);
+            res->ewt_s = ewt;
+        }
     }
     return 0;
 }
@@ -712,6 +731,14 @@ answer(struct rq_router *r, struct rq_contact *c)
     QC_ADD(r, c, answered_in_target, (uint64_t)c->answered_in_target);
     QC_ADD(r, c, wait_ms_answered, waited);
     QC_ADD(r, c, wait_buckets[wait_bucket(waited, c->target_ms)], 1);
+    QC_ADD(r, c, answered_immediately, (uint64_t)!c->queued);
+    QC_ADD(r, c, answered_in_rings, (uint64_t)(waited <= q->conf->target_ms[RQ_CH_VOICE]));
+    if (c->ewt_at_arrival_ms >= 0) {
+        uint64_t ewt = (uint64_t)c->ewt_at_arrival_ms;
+        QC_ADD(r, c, ewt_answered, 1);
+        QC_ADD(r, c, ewt_over_ms, waited > ewt ? waited - ewt : 0);
+        QC_ADD(r, c, ewt_under_ms, waited < ewt ? ewt - waited : 0);
+    }
     contact_key(r, c, c->queue, &own);
     if (!rq_model_agent_fits_class(r->m, &own, a))
         QC_ADD(r, c, flowed_out, 1);
@@ -747,10 +774,11 @@ release_agent(struct rq_router *r, struct rq_contact *c)
     unlink_active(a, c);
     a->load[md]--;
     a->load_total--;
-    c->agent = NULL;
-    q->n_connected--;
+    q->n_connected--; /* c->agent stays: the final report names who handled it */
     QC_ADD(r, c, handle_ms, talk);
     QC_ADD(r, c, handled, 1);
+    a->handle_ms += talk;
+    a->ended++;
     q->aht_ewma_ms = 0.8 * q->aht_ewma_ms + 0.2 * (double)(talk + cq->wrap_up_ms);
     if (cq->wrap_up_ms > 0 && a->presence != RQ_PRES_LOGGED_OUT) {
         if (!a->in_wrap)
@@ -773,6 +801,9 @@ end_wrap(struct rq_router *r, struct rq_agent *a)
     a->wrap_until_ms = 0;
     rq_model_timer_clear(r->m, &a->timer);
     q->total.handle_ms += now - a->wrap_start_ms;
+    (void)rq_stats_roll(&q->iv, now);
+    q->iv.cur.c.handle_ms += now - a->wrap_start_ms;
+    a->handle_ms += now - a->wrap_start_ms;
     settle_agent(r, a, 1);
 }
 
@@ -800,7 +831,7 @@ abandon(struct rq_router *r, struct rq_contact *c)
         q->n_ringing--;
         if (r->hooks->revoke != NULL)
             r->hooks->revoke(r->harg, c, a, "abandoned");
-        c->agent = NULL;
+        /* c->agent stays for the final report: it rang there */
     } else {
         leave_classes(r, c);
         q->n_waiting--;
@@ -921,6 +952,7 @@ rq_router_contact_transfer(struct rq_router *r, const char *contact, const char 
     if (c->state == RQ_CS_CONNECTED) {
         a = c->agent;
         release_agent(r, c);
+        c->agent = NULL;
     } else {
         if (c->state == RQ_CS_RINGING) {
             a = c->agent;
@@ -947,6 +979,7 @@ rq_router_contact_transfer(struct rq_router *r, const char *contact, const char 
     c->priority = c->base_priority;
     c->overdue = 0;
     c->due_at_ms = 0;
+    c->ewt_at_arrival_ms = -1;
     set_targets(r, c);
     QC_ADD(r, c, offered, 1);
     rq_model_queue_append(r->m, c);
@@ -984,6 +1017,9 @@ rq_router_agent_login(struct rq_router *r, const char *agent, struct rq_error *e
     a->work_ms = 0;
     a->work_since_ms = a->load_total > 0 ? now : 0;
     a->handled = 0;
+    a->ended = 0;
+    a->handle_ms = 0;
+    a->rona = 0;
     settle_agent(r, a, 1);
     return 0;
 }
@@ -1124,6 +1160,10 @@ contact_timer(struct rq_router *r, struct rq_contact *c, uint64_t now)
     int changed = 0;
 
     if (c->state == RQ_CS_RINGING) {
+        if (!c->alerted && now >= alert_due(r, c)) {
+            c->alerted = 1;
+            hook_alert(r, c, "near_target");
+        }
         if (now >= c->ring_deadline_ms)
             withdraw(r, c, "rona", "rona");
         else
@@ -1270,6 +1310,8 @@ rq_router_free(struct rq_router *r)
 {
     if (r == NULL)
         return;
+    for (int i = 0; i < r->m->n_queues; i++)
+        rq_stats_iv_free(&r->m->queues[i].iv);
     rq_model_free(r->m);
     free(r);
 }

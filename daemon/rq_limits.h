@@ -33,6 +33,7 @@
 #define RQ_HELLO_TIMEOUT_MS    10000 /* a connection must say hello within this */
 
 #define RQ_MAX_RING_TIMEOUT_MS (600u * 1000u)
-#define RQ_MAX_TARGET_MS       (7u * 24u * 3600u * 1000u) /* a week: email targets */
+#define RQ_MAX_DUE_AHEAD_MS    (90ull * 24u * 3600u * 1000u) /* due_at at most 90 days ahead */
+#define RQ_MAX_TARGET_MS       (7u * 24u * 3600u * 1000u)    /* a week: email targets */
 
 #endif

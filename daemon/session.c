@@ -94,6 +94,9 @@ struct rq_session_ctx {
     struct rq_store *store;        /* the Redis mirror, or NULL (memory only) */
     int patch_next_reply;          /* the reply being sent is a contact.new reply */
     struct rq_session_stats stats; /* counters */
+    rq_session_push_cb *listener;  /* hears what monitors hear (HTTP event stream), or NULL */
+    void *listener_arg;            /* its argument */
+    unsigned listener_topics;      /* RQ_TOPIC_* it wants (counted in n_topic) */
 };
 
 /* --- small helpers --- */
@@ -200,8 +203,8 @@ durable_cb(void *arg, int durable)
         session_free(s);
 }
 
-/* With a store, a source hears nothing before its changes are durable:
- * its replies, and every line after one, wait for the current batch. */
+/* With a store, sources and agents hear nothing before their changes are
+ * durable: their replies, and every line after one, wait for the batch. */
 static int
 defer_line(struct rq_session *s, const char *line, size_t len, int is_push)
 {
@@ -209,7 +212,8 @@ defer_line(struct rq_session *s, const char *line, size_t len, int is_push)
     struct deferred *d;
     uint64_t batch;
 
-    if (ctx->store == NULL || (s->def_head == NULL && (is_push || s->role != RQ_ROLE_SOURCE)))
+    if (ctx->store == NULL || (s->def_head == NULL && (is_push || (s->role != RQ_ROLE_SOURCE &&
+                                                                   s->role != RQ_ROLE_AGENT))))
         return 0;
     batch = rq_store_batch_seq(ctx->store);
     if ((d = calloc(1, sizeof(*d))) == NULL || (d->line = malloc(len)) == NULL) {
@@ -283,15 +287,24 @@ push_monitors(struct rq_session_ctx *ctx, int t, const char *ev, json_t *body)
 {
     size_t len;
     char *line;
+    json_t *keep = NULL;
 
     if (body == NULL)
         return;
+    if (ctx->listener != NULL && (ctx->listener_topics & (unsigned)topic_bit(t)))
+        keep = json_incref(body);
     line = rq_proto_push(ev, body, &len);
-    if (line == NULL)
+    if (line == NULL) {
+        json_decref(keep);
         return;
+    }
     for (struct rq_session *m = ctx->monitors; m != NULL; m = m->mon_next) {
         if ((m->topics & (unsigned)topic_bit(t)) && !rq_net_closing(m->conn))
             send_line(m, line, len, 1);
+    }
+    if (keep != NULL) {
+        ctx->listener(ctx->listener_arg, (unsigned)topic_bit(t), ev, keep, line, len - 1);
+        json_decref(keep);
     }
     free(line);
 }
@@ -1232,6 +1245,13 @@ store_state(void *arg, int connected)
     /* every monitor hears of it, whatever it subscribed to */
     for (struct rq_session *m = ctx->monitors; m != NULL; m = m->mon_next)
         push(m, "redis", json_incref(o));
+    if (ctx->listener != NULL) {
+        size_t len;
+        char *line = rq_proto_push("redis", json_incref(o), &len);
+        if (line != NULL)
+            ctx->listener(ctx->listener_arg, 0, "redis", o, line, len - 1);
+        free(line);
+    }
     json_decref(o);
 }
 
@@ -1247,4 +1267,33 @@ const struct rq_session_stats *
 rq_session_ctx_stats(const struct rq_session_ctx *ctx)
 {
     return &ctx->stats;
+}
+
+void
+rq_session_ctx_after_change(struct rq_session_ctx *ctx)
+{
+    arm_router_timer(ctx);
+}
+
+void
+rq_session_ctx_set_listener(struct rq_session_ctx *ctx, rq_session_push_cb *cb, void *arg)
+{
+    if (cb == NULL)
+        rq_session_ctx_listen(ctx, 0);
+    ctx->listener = cb;
+    ctx->listener_arg = arg;
+}
+
+void
+rq_session_ctx_listen(struct rq_session_ctx *ctx, unsigned topics)
+{
+    if (ctx->listener == NULL)
+        topics = 0;
+    for (int t = 0; t < TOPIC__COUNT; t++) {
+        if (ctx->listener_topics & (unsigned)topic_bit(t))
+            ctx->n_topic[t]--;
+        if (topics & (unsigned)topic_bit(t))
+            ctx->n_topic[t]++;
+    }
+    ctx->listener_topics = topics;
 }

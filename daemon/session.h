@@ -16,7 +16,10 @@
 #ifndef RQ_SESSION_H
 #define RQ_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "config.h"
 #include "net.h"
@@ -53,5 +56,23 @@ struct rq_store;
 /* Mirror every change to store, and hold each source's replies until the
  * changes they report are durable (NULL: memory only). */
 void rq_session_ctx_set_store(struct rq_session_ctx *ctx, struct rq_store *store);
+
+/* After a router call made outside a session (the HTTP API): re-arm the
+ * router's timer for whatever the call scheduled. */
+void rq_session_ctx_after_change(struct rq_session_ctx *ctx);
+
+/*
+ * A listener hears every push monitors hear (the HTTP event stream): topic
+ * is its RQ_TOPIC_* bit (0 for "redis", which every monitor gets), body the
+ * push's members (borrowed), line the encoded push without its newline.
+ * Pushes of a topic are built only while someone wants them: the listener
+ * says which topics it wants now with rq_session_ctx_listen().
+ */
+typedef void rq_session_push_cb(void *arg, unsigned topic, const char *ev, const json_t *body,
+                                const char *line, size_t len);
+/* Set (or with cb NULL clear) the one listener. */
+void rq_session_ctx_set_listener(struct rq_session_ctx *ctx, rq_session_push_cb *cb, void *arg);
+/* The RQ_TOPIC_* bits the listener wants from now on. */
+void rq_session_ctx_listen(struct rq_session_ctx *ctx, unsigned topics);
 
 #endif

@@ -19,7 +19,7 @@
 #include "log.h"
 #include "store.h"
 
-#define STORE_MAX_ARGS    64   /* arguments of one formatted command */
+#define STORE_MAX_ARGS    96   /* arguments of one formatted command */
 #define STORE_ARG_BUF     4096 /* bytes of formatted numbers per command */
 #define STORE_TICK_MS     100  /* timeouts and reconnects are checked this often */
 #define STORE_BACKOFF_MIN 100
@@ -446,6 +446,11 @@ counters_args(struct argv *a, const char *pfx, const struct rq_qcounters *c)
     RQ_CNT(wait_ms_answered);
     RQ_CNT(handle_ms);
     RQ_CNT(handled);
+    RQ_CNT(answered_immediately);
+    RQ_CNT(answered_in_rings);
+    RQ_CNT(ewt_answered);
+    RQ_CNT(ewt_over_ms);
+    RQ_CNT(ewt_under_ms);
 #undef RQ_CNT
     for (int i = 0; i < RQ_WAIT_BUCKETS; i++) {
         a_fmt(a, "%swait_bucket_%d", pfx, i);
@@ -1104,7 +1109,8 @@ recover_contacts(redisContext *c, const struct rq_conf_redis *rc, struct rq_rout
         n++;
     }
     if (restored == 0) {
-        qsort(sv, n, sizeof(*sv), saved_cmp);
+        if (n > 0)
+            qsort(sv, n, sizeof(*sv), saved_cmp);
         for (size_t i = 0; i < n; i++) {
             const redisReply *h = sv[i].h;
             struct rq_contact_in in = {0};
@@ -1166,6 +1172,11 @@ counters_from(const redisReply *h, const char *pfx, struct rq_qcounters *c)
     RQ_GET(wait_ms_answered);
     RQ_GET(handle_ms);
     RQ_GET(handled);
+    RQ_GET(answered_immediately);
+    RQ_GET(answered_in_rings);
+    RQ_GET(ewt_answered);
+    RQ_GET(ewt_over_ms);
+    RQ_GET(ewt_under_ms);
 #undef RQ_GET
     for (int i = 0; i < RQ_WAIT_BUCKETS; i++) {
         snprintf(name, sizeof(name), "%swait_bucket_%d", pfx, i);

@@ -122,6 +122,79 @@ agents_by_state(const struct rq_model *m, const struct rq_queue *q)
     return o;
 }
 
+/* {answered_only, abandons_negative, abandons_ignored, abandons_positive}: percent or null. */
+static json_t *
+sl_variants(const struct rq_qcounters *t)
+{
+    json_t *o = json_object();
+
+    if (o == NULL)
+        return NULL;
+    for (int v = RQ_SL_ANSWERED_ONLY; v <= RQ_SL_ABANDONS_POSITIVE; v++)
+        set(o, rq_sl_variant_name((enum rq_sl_variant)v),
+            jpercent(rq_stats_service_level(t, (enum rq_sl_variant)v)));
+    return o;
+}
+
+/* One interval's figures, or null when there is none. */
+static json_t *
+interval_object(const struct rq_interval *iv, int have, enum rq_sl_variant v)
+{
+    json_t *o;
+
+    if (!have || (o = json_object()) == NULL)
+        return json_null();
+    set(o, "start_ms", juint(iv->start_ms));
+    set(o, "offered", juint(iv->c.offered));
+    set(o, "answered", juint(iv->c.answered));
+    set(o, "answered_in_target", juint(iv->c.answered_in_target));
+    set(o, "abandoned", juint(iv->c.abandoned));
+    set(o, "service_level", jpercent(rq_stats_service_level(&iv->c, v)));
+    set(o, "aht_s", json_real(rq_stats_aht_s(&iv->c)));
+    set(o, "asa_s", json_real(rq_stats_asa_s(&iv->c)));
+    return o;
+}
+
+/* The figures both queue views show beyond the raw counters: every SL
+ * variant, the ring figure, EWT accuracy, the staffing advisor and the
+ * running interval. */
+static void
+queue_figures(json_t *o, const struct rq_router *r, const struct rq_queue *q)
+{
+    const struct rq_conf_queue *qc = q->conf;
+    const struct rq_qcounters *t = &q->total;
+    uint64_t now = view_now(r);
+    struct rq_ewt_error ee;
+    struct rq_staffing st;
+    struct rq_interval cur;
+    int have;
+    json_t *rings = json_object(), *ewt = json_object();
+
+    if (rings == NULL || ewt == NULL) {
+        json_decref(rings);
+        json_decref(ewt);
+        return;
+    }
+    set(o, "service_level_variants", sl_variants(t));
+    set(o, "answered_immediately", juint(t->answered_immediately));
+    set(o, "waited_percent", jpercent(rq_stats_waited_percent(t)));
+    set(rings, "rings", juint(qc->answer_rings));
+    set(rings, "target_s", rq_view_seconds(qc->target_ms[RQ_CH_VOICE]));
+    set(rings, "answered", juint(t->answered_in_rings));
+    set(rings, "percent", jpercent(rq_stats_rings_percent(t)));
+    set(o, "answered_within_rings", rings);
+    rq_stats_ewt_error(t, &ee);
+    set(ewt, "n", juint(ee.n));
+    set(ewt, "mean_abs", json_real(ee.mean_abs_s));
+    set(ewt, "mean_signed", json_real(ee.mean_signed_s));
+    set(o, "ewt_error_s", ewt);
+    rq_stats_staffing(q, now, &st);
+    set(o, "agents_needed", st.agents >= 0 ? json_integer(st.agents) : json_null());
+    set(o, "traffic_erlangs", st.agents >= 0 ? json_real(st.traffic) : json_null());
+    have = rq_stats_current(&q->iv, now, &cur) == 0;
+    set(o, "interval", interval_object(&cur, have, qc->sl_variant));
+}
+
 json_t *
 rq_view_queue(const struct rq_router *r, const struct rq_queue *q)
 {
@@ -160,6 +233,29 @@ rq_view_queue(const struct rq_router *r, const struct rq_queue *q)
     set(o, "asa_s", json_real(rq_stats_asa_s(t)));
     set(o, "aht_s", json_real(rq_stats_aht_s(t)));
     set(o, "agents", agents_by_state(m, q));
+    set(o, "flowed_out", juint(t->flowed_out));
+    queue_figures(o, r, q);
+    {
+        struct rq_interval last;
+        int have = rq_stats_last_complete(&q->iv, view_now(r), &last) == 0;
+        json_t *tiers = json_object();
+
+        set(o, "last_interval", interval_object(&last, have, qc->sl_variant));
+        for (int i = 0; tiers != NULL && i < m->conf->n_tiers; i++) {
+            const struct rq_qcounters *bt = &q->by_tier[i];
+            json_t *to = json_object();
+            if (to == NULL)
+                break;
+            set(to, "offered", juint(bt->offered));
+            set(to, "answered", juint(bt->answered));
+            set(to, "answered_in_target", juint(bt->answered_in_target));
+            set(to, "abandoned", juint(bt->abandoned));
+            set(to, "service_level", jpercent(rq_stats_service_level(bt, qc->sl_variant)));
+            set(to, "asa_s", json_real(rq_stats_asa_s(bt)));
+            set(tiers, m->conf->tiers[i].name, to);
+        }
+        set(o, "tiers", tiers != NULL ? tiers : json_null());
+    }
     return o;
 }
 
@@ -186,6 +282,7 @@ rq_view_queue_stats(const struct rq_router *r, const struct rq_queue *q)
     set(o, "service_level", jpercent(rq_stats_service_level(t, qc->sl_variant)));
     set(o, "goal_percent", json_real(qc->goal_percent));
     set(o, "agents", agents_by_state(m, q));
+    queue_figures(o, r, q);
     return o;
 }
 
@@ -252,6 +349,10 @@ rq_view_agent(const struct rq_router *r, const struct rq_agent *a)
     set(o, "load", media_object(a->load));
     set(o, "capacity", media_object(ac->capacity));
     set(o, "handled", juint(a->handled));
+    set(o, "answered", juint(a->handled));
+    set(o, "rona", juint(a->rona));
+    set(o, "aht_s", json_real(rq_stats_agent_aht_s(a)));
+    set(o, "occupancy", jpercent(rq_stats_agent_occupancy(a, view_now(r))));
     set(o, "offer", a->offer != NULL ? jstr(a->offer->id) : json_null());
     for (const struct rq_contact *c = a->active; c != NULL; c = c->agent_next)
         json_array_append_new(contacts, jstr(c->id));
@@ -301,9 +402,15 @@ rq_view_contact(const struct rq_router *r, const struct rq_contact *c)
     set(o, "arrived_ms", juint(c->arrived_ms));
     set(o, "deadline_ms", juint(c->deadline_ms));
     set(o, "target_s", rq_view_seconds(c->target_ms));
-    set(o, "waited_s", rq_view_seconds(since(now, c->arrived_ms)));
-    if (c->state == RQ_CS_WAITING)
+    /* the wait stops at the answer */
+    set(o, "waited_s",
+        rq_view_seconds(since(c->answered_ms != 0 ? c->answered_ms : now, c->arrived_ms)));
+    if (c->state == RQ_CS_WAITING) {
         set(o, "position", json_integer(rq_router_position(r, c)));
+        set(o, "ewt_s", json_real(rq_router_ewt_s(r, c)));
+    }
+    if (c->ewt_at_arrival_ms >= 0)
+        set(o, "ewt_at_arrival_s", rq_view_seconds((uint64_t)c->ewt_at_arrival_ms));
     set(o, "agent", c->agent != NULL ? jstr(c->agent->id) : json_null());
     set(o, "escalation_steps", json_integer(__builtin_popcount(c->steps_done)));
     set(o, "preferred_agent", jstr(c->preferred_agent));

@@ -7,6 +7,7 @@
 
 #include "../bitset.h"
 #include "../model.h"
+#include "../plugin.h"
 #include "strategy.h"
 
 /* Longest idle first; the common tie-break of every strategy. */
@@ -31,9 +32,8 @@ pick_longest_idle(const struct rq_pick *p)
     return best->idx;
 }
 
-/* Share of logged-in time spent on contacts, offers and wrap-up. */
-static double
-occupancy(const struct rq_agent *a, uint64_t now)
+double
+rq_agent_occupancy(const struct rq_agent *a, uint64_t now)
 {
     uint64_t work = a->work_ms + (a->work_since_ms ? now - a->work_since_ms : 0);
     uint64_t staffed = now > a->login_ms ? now - a->login_ms : 0;
@@ -49,7 +49,7 @@ pick_least_occupied(const struct rq_pick *p)
 
     RQ_BITSET_FOREACH (p->candidates, i) {
         const struct rq_agent *a = &p->model->agents[i];
-        double occ = occupancy(a, p->now_ms);
+        double occ = rq_agent_occupancy(a, p->now_ms);
         if (best == NULL || occ < best_occ || (occ == best_occ && idle_before(a, best))) {
             best = a;
             best_occ = occ;
@@ -70,9 +70,8 @@ pick_round_robin(const struct rq_pick *p)
     return (int)i;
 }
 
-/* Sum of the agent's levels in the skills the contact needs. */
-static int
-skill_score(const struct rq_agent *a, const struct rq_contact *c)
+int
+rq_agent_skill_score(const struct rq_agent *a, const struct rq_contact *c)
 {
     int score = 0;
 
@@ -89,7 +88,7 @@ pick_most_skilled(const struct rq_pick *p)
 
     RQ_BITSET_FOREACH (p->candidates, i) {
         const struct rq_agent *a = &p->model->agents[i];
-        int s = skill_score(a, p->contact);
+        int s = rq_agent_skill_score(a, p->contact);
         if (s > best_score || (s == best_score && idle_before(a, best))) {
             best = a;
             best_score = s;
@@ -154,7 +153,7 @@ rq_strategy_find(const char *name)
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         if (strcmp(builtins[i].name, name) == 0)
             return &builtins[i];
-    return NULL;
+    return rq_plugin_strategy(name);
 }
 
 int

@@ -23,7 +23,8 @@ struct rq_pick {
     struct rq_queue *queue;           /* the contact's queue (round robin keeps its cursor here) */
     const struct rq_bitset *candidates; /* agents allowed; never empty */
     uint64_t now_ms;
-    uint64_t *rng; /* the router's seeded generator state (random) */
+    uint64_t *rng;                      /* the router's seeded generator state (random) */
+    const struct rq_strategy *strategy; /* the strategy being asked */
 };
 
 /* Returns the chosen agent's index; it must be a member of candidates. */
@@ -32,9 +33,17 @@ typedef int rq_strategy_pick_fn(const struct rq_pick *p);
 struct rq_strategy {
     const char *name;
     rq_strategy_pick_fn *pick;
+    const void *impl; /* the plugin behind it, NULL for built-ins */
 };
 
+struct rq_agent;
+
+/* Built-ins first, then strategies of loaded plugins. */
 const struct rq_strategy *rq_strategy_find(const char *name);
+/* Share of logged-in time spent on contacts, offers and wrap-up, 0..1. */
+double rq_agent_occupancy(const struct rq_agent *a, uint64_t now_ms);
+/* Sum of the agent's levels in the skills contact c needs. */
+int rq_agent_skill_score(const struct rq_agent *a, const struct rq_contact *c);
 int rq_strategy_known(const char *name);
 
 #endif

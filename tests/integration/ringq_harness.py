@@ -47,7 +47,7 @@ def _lc_value(v, indent):
         text = repr(v)
         return text if ("." in text or "e" in text) else text + ".0"
     if isinstance(v, str):
-        return json.dumps(v)
+        return json.dumps(v, ensure_ascii=False)
     if isinstance(v, dict):
         inner = "".join(
             "%s  %s = %s;\n" % (pad, k, _lc_value(x, indent + 1)) for k, x in v.items()

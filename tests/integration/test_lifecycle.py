@@ -16,6 +16,7 @@ def conf(wrap_up_s=0.3):
             agent("a1", {"sales": 5}),
             agent("a2", {"sales": 5}),
             agent("c1", {"sales": 5}, capacity={"voice": 1, "chat": 2, "email": 1}),
+            agent("w1", {"sales": 5}, capacity={"voice": 0, "chat": 3, "email": 2}),
         ],
     )
 
@@ -28,9 +29,13 @@ class Lifecycle(RingqTestCase):
         self.assertEqual(r["role"], "source")
         self.assertEqual(r["server"], "ringqd")
         self.assertIsInstance(r["version"], str)
+        self.assertNotIn("state", r)
         self.assertTrue(src.ok("ping")["ok"])
         ag = self.connect(d)
-        self.assertEqual(ag.hello("agent", agent="a1")["role"], "agent")
+        r = ag.hello("agent", agent="a1")
+        self.assertEqual(r["role"], "agent")
+        # The reply says where the agent stands: logged in, not ready.
+        self.assertEqual((r["state"], r["reason"]), ("not_ready", "login"))
         # An agent logs in not ready (reason login) until it says ready.
         mon = self.monitor(d)
         a1 = self.snap_agent(mon, "a1")
@@ -177,6 +182,21 @@ class Lifecycle(RingqTestCase):
         self.assertEqual(o["contact"], "chat3")
         c1.ok("offer.accept", contact="chat3")
         c1.no_push("offer", within=0.3)
+
+    def test_agent_without_voice_capacity(self):
+        # voice = 0: a chat and email agent only.
+        d = self.start(conf())
+        src = self.source(d)
+        w1 = self.agent(d, "w1")
+        self.new_contact(src, "v-call", "sales")
+        self.new_contact(src, "v-callback", "sales", channel="callback")
+        w1.no_push("offer", within=0.3)
+        self.new_contact(src, "v-mail", "sales", channel="email")
+        o = w1.offer("v-mail")
+        self.assertEqual(o["channel"], "email")
+        w1.ok("offer.accept", contact="v-mail")
+        self.new_contact(src, "v-mail2", "sales", channel="email")
+        w1.offer("v-mail2")
 
     def test_voice_waits_while_agent_has_a_chat(self):
         d = self.start(conf())

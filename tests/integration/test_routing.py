@@ -3,7 +3,7 @@
 import time
 import unittest
 
-from ringq_harness import RingqTestCase, agent, config, queue
+from ringq_harness import RingqTestCase, agent, config, push_any, queue
 
 
 def conf(strategy="longest_idle", preferred_wait_s=0.6):
@@ -32,7 +32,6 @@ class Routing(RingqTestCase):
 
     def take(self, agents, cid):
         """Which agent got the offer of cid; it accepts and ends it at once."""
-        from ringq_harness import push_any
         who, o = push_any(list(agents.values()), "offer", contact=cid)
         who.ok("offer.accept", contact=cid)
         who.ok("contact.end", contact=cid)
@@ -117,7 +116,6 @@ class Routing(RingqTestCase):
         ags["a1"].no_push("offer", within=0.3)
         self.assertEqual(self.snap_contact(mon, "pr2")["state"], "waiting")
         # ... until preferred_wait_s has passed.
-        from ringq_harness import push_any
         who, _ = push_any([ags["a1"], ags["a2"]], "offer", contact="pr2", timeout=2.0)
         self.assertGreaterEqual(time.monotonic() - t0, 0.5)
         self.assertEqual(who.name, "a1")
