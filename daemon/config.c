@@ -83,10 +83,10 @@ static const struct cadence cadences[] = {
     {"uk", 1000, 2000},
 };
 
-static const char *const top_keys[] = {
-    "log_level",    "random_seed", "max_contacts", "listen", "tiers",
-    "default_tier", "skills",      "queues",       "agents", "sources",
-    "monitors",     "redis",       "plugins",      "http",   NULL};
+static const char *const top_keys[] = {"log_level", "random_seed",  "max_contacts",    "listen",
+                                       "tiers",     "default_tier", "skills",          "queues",
+                                       "agents",    "sources",      "monitors",        "redis",
+                                       "plugins",   "http",         "drain_timeout_s", NULL};
 static const char *const redis_keys[] = {"enabled",
                                          "host",
                                          "port",
@@ -137,6 +137,8 @@ static const char *const agent_keys[] = {"id",       "name",      "token",    "s
                                          "capacity", "languages", "personas", NULL};
 static const char *const capacity_keys[] = {"voice", "chat", "email", NULL};
 static const char *const client_keys[] = {"name", "token", NULL};
+static const char *const monitor_keys[] = {"name", "token", "role", NULL};
+static const char *const monitor_role_names[] = {"monitor", "supervisor", "admin"};
 
 static const char *const channel_names[RQ_CH__COUNT] = {"voice", "chat", "email", "callback"};
 static const char *const media_names[RQ_MEDIA__COUNT] = {"voice", "chat", "email"};
@@ -854,6 +856,9 @@ load_globals(struct loader *L)
         return -1;
     if (r > 0)
         c->max_contacts = (size_t)v;
+    /* 0: stop at once (the state is in Redis); at most an hour */
+    if (opt_time(L, root, "drain_timeout_s", NULL, 0, 3600u * 1000u, &c->drain_timeout_ms) < 0)
+        return -1;
     return 0;
 }
 
@@ -1767,7 +1772,8 @@ load_clients(struct loader *L, const char *key, const char *kind, struct rq_conf
         const char *name, *token;
         char ctx[CTX_LEN];
 
-        if (begin_item(L, g, client_keys, "name", kind, i, ctx) < 0 ||
+        if (begin_item(L, g, strcmp(key, "monitors") == 0 ? monitor_keys : client_keys, "name",
+                       kind, i, ctx) < 0 ||
             req_str(L, g, "name", ctx, &name) < 0 ||
             check_id(L, config_setting_get_member(g, "name"), ctx, "name", name) < 0 ||
             dup_str(L, name, &cl[i].name) < 0)
@@ -1784,6 +1790,23 @@ load_clients(struct loader *L, const char *key, const char *kind, struct rq_conf
         }
         if (dup_str(L, token, &cl[i].token) < 0)
             goto done;
+        if (strcmp(key, "monitors") == 0) {
+            const char *role;
+            int r = opt_str(L, g, "role", ctx, &role);
+            if (r < 0)
+                goto done;
+            if (r > 0) {
+                int ri = name_lookup(
+                    monitor_role_names,
+                    (int)(sizeof(monitor_role_names) / sizeof(monitor_role_names[0])), role);
+                if (ri < 0) {
+                    fail(L, config_setting_get_member(g, "role"), ctx,
+                         "unknown role '%s' (monitor, supervisor or admin)", role);
+                    goto done;
+                }
+                cl[i].role = (enum rq_monitor_role)ri;
+            }
+        }
     }
     rc = index_sort(L, &names, kind);
 done:

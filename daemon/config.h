@@ -171,10 +171,18 @@ struct rq_conf_http {
 };
 
 /* A client that may connect as a source or a monitor. */
+/* What a monitor may do besides watching (monitors' `role`); each includes the ones before. */
+enum rq_monitor_role {
+    RQ_MON_ROLE_MONITOR = 0, /* read-only: snapshot, subscribe */
+    RQ_MON_ROLE_SUPERVISOR,  /* + agent.set, contact.move, contact.priority */
+    RQ_MON_ROLE_ADMIN,       /* + admin.reload, admin.drain */
+};
+
 struct rq_conf_client {
-    char *name;  /* the name sent in hello */
-    char *token; /* its shared secret */
-    int line;
+    char *name;                /* the name sent in hello */
+    char *token;               /* its shared secret */
+    int line;                  /* line in the file, for messages */
+    enum rq_monitor_role role; /* monitors only (sources: always RQ_MON_ROLE_MONITOR) */
 };
 
 struct rq_conf {
@@ -187,6 +195,7 @@ struct rq_conf {
     int max_clients;                /* connections at once */
     uint64_t random_seed;           /* 0: seeded from the clock */
     size_t max_contacts;            /* live contacts at most; beyond, contact.new is `overloaded` */
+    uint32_t drain_timeout_ms;      /* on stop, wait this long for offers and calls to finish */
 
     struct rq_conf_tier *tiers;
     int n_tiers;

@@ -1480,9 +1480,10 @@ on_request(struct evhttp_request *req, void *arg)
             evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                               token != NULL ? "Bearer realm=\"ringq\", error=\"invalid_token\""
                                             : "Bearer realm=\"ringq\"");
+            static struct rq_ratelimit rl_refused;
             if (token != NULL || bad_scheme)
-                log_notice("http: %s: %s refused (%s)", peer, method_name(cmd),
-                           bad_scheme ? "not a Bearer token" : "unknown token");
+                log_limited(&rl_refused, RQ_LOG_NOTICE, "http: %s: %s refused (%s)", peer,
+                            method_name(cmd), bad_scheme ? "not a Bearer token" : "unknown token");
             reply_error(h, req, 401, RQ_E_UNAUTHORIZED, "%s",
                         bad_scheme      ? "Authorization: use the Bearer scheme"
                         : token == NULL ? "a bearer token is required (Authorization: Bearer ...)"

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -116,4 +117,45 @@ rq_log_escape(char *out, size_t outlen, const char *in, size_t inlen, size_t max
         o += (size_t)n;
     }
     out[o] = '\0';
+}
+
+int
+rq_ratelimit_allow(struct rq_ratelimit *rl, uint64_t now_ms, unsigned *suppressed)
+{
+    *suppressed = 0;
+    if (rl->window_start_ms == 0 || now_ms - rl->window_start_ms >= RQ_LOG_WINDOW_MS) {
+        rl->window_start_ms = now_ms;
+        rl->used = 0;
+    }
+    if (rl->used >= RQ_LOG_BURST) {
+        rl->suppressed++;
+        return 0;
+    }
+    rl->used++;
+    *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    return 1;
+}
+
+void
+log_limited(struct rq_ratelimit *rl, enum rq_loglevel level, const char *fmt, ...)
+{
+    struct timespec ts;
+    unsigned suppressed;
+    char buf[2048];
+    va_list ap;
+
+    if (!rq_log_enabled(level))
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (!rq_ratelimit_allow(rl, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+                            &suppressed))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (suppressed > 0)
+        fprintf(stderr, "<%d>%s (%u similar messages suppressed)\n", (int)level, buf, suppressed);
+    else
+        fprintf(stderr, "<%d>%s\n", (int)level, buf);
 }

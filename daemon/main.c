@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,12 +32,15 @@
 
 /* Everything the signal handlers and the status line need. */
 struct daemon {
-    struct event_base *base;  /* the loop */
-    struct rq_net *net;       /* listeners and clients */
-    struct rq_router *router; /* for the status line */
-    struct rq_store *store;   /* Redis mirror, or NULL */
-    struct rq_sdnotify *sd;   /* the service manager */
-    int stop_requested;       /* SIGTERM/SIGINT seen */
+    struct event_base *base;    /* the loop */
+    struct rq_net *net;         /* listeners and clients */
+    struct rq_router *router;   /* for the status line */
+    struct rq_store *store;     /* Redis mirror, or NULL */
+    struct rq_sdnotify *sd;     /* the service manager */
+    int stop_requested;         /* SIGTERM/SIGINT seen */
+    const struct rq_conf *conf; /* drain_timeout_ms */
+    struct event *drain_ev;     /* checks whether the drain is over */
+    uint64_t drain_until_ms;    /* monotonic end of the drain */
 };
 
 #define STOP_FLUSH_MS 3000 /* at stop, how long to wait for Redis to take the last batch */
@@ -86,12 +90,51 @@ usage(FILE *f)
                "  -h, --help               print this help and exit\n");
 }
 
+static const struct timeval drain_tick = {0, 100 * 1000}; /* drain progress is checked this often */
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The stop proper: no more clients, leave the loop (main then flushes
+ * Redis and frees everything). */
+static void
+stop_now(struct daemon *d)
+{
+    if (d->drain_ev != NULL)
+        event_del(d->drain_ev);
+    rq_net_close_listeners(d->net);
+    event_base_loopbreak(d->base);
+}
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    size_t busy = rq_router_in_progress(d->router);
+
+    if (busy == 0) {
+        log_notice("drained: every offer and call has finished");
+        stop_now(d);
+    } else if (mono_ms() >= d->drain_until_ms) {
+        log_warnx("drain limit reached: %zu offers and calls still in progress (kept in the "
+                  "store for the next start)",
+                  busy);
+        stop_now(d);
+    }
+}
+
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
-
     sigset_t block;
+    size_t busy;
 
     /* A second stop signal must not cut the stop short (freeing libevent's
      * signal events restores the default handlers): keep them pending. The
@@ -105,9 +148,23 @@ on_stop(evutil_socket_t sig, short what, void *arg)
     d->stop_requested = 1;
     if (d->sd != NULL)
         rq_sdnotify_stopping(d->sd);
-    if (d->net != NULL)
-        rq_net_close_listeners(d->net);
-    event_base_loopbreak(d->base);
+    if (d->router == NULL || d->net == NULL) {
+        event_base_loopbreak(d->base);
+        return;
+    }
+    /* Drain: no new contacts, no new offers; what rings or talks may finish. */
+    rq_router_drain(d->router);
+    busy = rq_router_in_progress(d->router);
+    if (busy == 0 || d->conf->drain_timeout_ms == 0) {
+        stop_now(d);
+        return;
+    }
+    log_notice("draining: %zu offers and calls to finish (at most %u s); new contacts are refused",
+               busy, d->conf->drain_timeout_ms / 1000u);
+    d->drain_until_ms = mono_ms() + d->conf->drain_timeout_ms;
+    d->drain_ev = event_new(d->base, -1, EV_PERSIST, drain_check, d);
+    if (d->drain_ev == NULL || event_add(d->drain_ev, &drain_tick) != 0)
+        stop_now(d);
 }
 
 static void
@@ -127,6 +184,11 @@ status_line(void *arg, char *buf, unsigned len)
 
     for (int q = 0; q < m->n_queues; q++)
         waiting += m->queues[q].n_waiting;
+    if (d->stop_requested) {
+        snprintf(buf, len, "draining: %zu offers and calls to finish, new contacts refused",
+                 rq_router_in_progress(d->router));
+        return;
+    }
     snprintf(buf, len, "%d waiting, %zu live contacts, %d agents ready, %d busy; redis %s", waiting,
              m->n_contacts, m->n_by_state[RQ_AS_READY], m->n_by_state[RQ_AS_BUSY],
              d->store == NULL               ? "off"
@@ -172,7 +234,7 @@ run(const char *path, const char *level_override)
     char err[RQ_ERR_LEN];
     struct rq_conf *conf;
     enum rq_loglevel level;
-    struct daemon d = {NULL, NULL, NULL, NULL, NULL, 0};
+    struct daemon d = {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0};
     struct rq_session_ctx *ctx;
     struct rq_router *router;
     struct rq_store *store = NULL;
@@ -208,6 +270,7 @@ run(const char *path, const char *level_override)
     if (rq_session_ctx_start(ctx, router) != 0)
         fatalx("cannot start the session layer: out of memory");
     d.router = router;
+    d.conf = conf;
     if (conf->redis.enabled) {
         struct rq_error e;
         if ((store = d.store = rq_store_new(d.base, conf, router, &e)) == NULL)
@@ -240,6 +303,8 @@ run(const char *path, const char *level_override)
     event_free(ev_term);
     if (store != NULL && rq_store_flush_sync(store, STOP_FLUSH_MS) != 0)
         log_warnx("redis: not everything was written before the stop");
+    if (d.drain_ev != NULL)
+        event_free(d.drain_ev);
     rq_session_ctx_stop(ctx);
     rq_sdnotify_free(d.sd);
     rq_http_free(http);

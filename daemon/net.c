@@ -385,8 +385,11 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
         pending = RQ_LOG_INPUT_PREFIX;
     rq_log_escape(esc, sizeof(esc), (const char *)evbuffer_pullup(in, (ev_ssize_t)pending), pending,
                   RQ_LOG_INPUT_PREFIX);
-    log_warnx("client %llu (%s): no hello within %d ms, closing (pending input: \"%s\")",
-              (unsigned long long)c->id, c->peer, RQ_HELLO_TIMEOUT_MS, esc);
+    static struct rq_ratelimit rl_hello;
+
+    log_limited(&rl_hello, RQ_LOG_WARNING,
+                "client %llu (%s): no hello within %d ms, closing (pending input: \"%s\")",
+                (unsigned long long)c->id, c->peer, RQ_HELLO_TIMEOUT_MS, esc);
     bufferevent_write(c->bev, hello_timeout_line, sizeof(hello_timeout_line) - 1);
     conn_flush_close(c, "hello timeout");
 }
@@ -807,8 +810,11 @@ output_room(struct rq_conn *c, size_t len, int is_push)
     if (pending + len <= limit)
         return 1;
     c->net->stats.output_dropped++;
-    log_warnx("client %llu (%s): %zu bytes of output not read, dropping the client",
-              (unsigned long long)c->id, c->peer, pending);
+    static struct rq_ratelimit rl_output;
+
+    log_limited(&rl_output, RQ_LOG_WARNING,
+                "client %llu (%s): %zu bytes of output not read, dropping the client",
+                (unsigned long long)c->id, c->peer, pending);
     conn_kill(c, "output limit");
     return 0;
 }

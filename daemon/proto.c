@@ -43,6 +43,11 @@ static const char *const op_names[RQ_OP__COUNT] = {
     [RQ_OP_BYE] = "bye",
     [RQ_OP_SNAPSHOT] = "snapshot",
     [RQ_OP_SUBSCRIBE] = "subscribe",
+    [RQ_OP_AGENT_SET] = "agent.set",
+    [RQ_OP_CONTACT_MOVE] = "contact.move",
+    [RQ_OP_CONTACT_PRIORITY] = "contact.priority",
+    [RQ_OP_ADMIN_RELOAD] = "admin.reload",
+    [RQ_OP_ADMIN_DRAIN] = "admin.drain",
 };
 
 #define ROLE_BIT(r) (1u << (r))
@@ -69,6 +74,20 @@ static const unsigned op_roles[RQ_OP__COUNT] = {
     [RQ_OP_BYE] = R_SOURCE | R_AGENT | R_MONITOR,
     [RQ_OP_SNAPSHOT] = R_MONITOR,
     [RQ_OP_SUBSCRIBE] = R_MONITOR,
+    [RQ_OP_AGENT_SET] = R_MONITOR,
+    [RQ_OP_CONTACT_MOVE] = R_MONITOR,
+    [RQ_OP_CONTACT_PRIORITY] = R_MONITOR,
+    [RQ_OP_ADMIN_RELOAD] = R_MONITOR,
+    [RQ_OP_ADMIN_DRAIN] = R_MONITOR,
+};
+
+/* The monitor role each op needs (0, read-only, for all the others). */
+static const enum rq_monitor_role op_monitor_roles[RQ_OP__COUNT] = {
+    [RQ_OP_AGENT_SET] = RQ_MON_ROLE_SUPERVISOR,
+    [RQ_OP_CONTACT_MOVE] = RQ_MON_ROLE_SUPERVISOR,
+    [RQ_OP_CONTACT_PRIORITY] = RQ_MON_ROLE_SUPERVISOR,
+    [RQ_OP_ADMIN_RELOAD] = RQ_MON_ROLE_ADMIN,
+    [RQ_OP_ADMIN_DRAIN] = RQ_MON_ROLE_ADMIN,
 };
 
 const char *
@@ -101,6 +120,28 @@ rq_op_allowed(enum rq_op op, enum rq_role role)
     if ((unsigned)op >= RQ_OP__COUNT || (unsigned)role > RQ_ROLE_MONITOR)
         return 0;
     return (op_roles[op] & ROLE_BIT(role)) != 0;
+}
+
+enum rq_monitor_role
+rq_op_monitor_role(enum rq_op op)
+{
+    if ((unsigned)op >= RQ_OP__COUNT)
+        return RQ_MON_ROLE_ADMIN;
+    return op_monitor_roles[op];
+}
+
+const char *
+rq_monitor_role_name(enum rq_monitor_role role)
+{
+    switch (role) {
+    case RQ_MON_ROLE_MONITOR:
+        return "monitor";
+    case RQ_MON_ROLE_SUPERVISOR:
+        return "supervisor";
+    case RQ_MON_ROLE_ADMIN:
+        return "admin";
+    }
+    return "unknown";
 }
 
 /* ---- escaping input for messages ---- */
@@ -378,12 +419,15 @@ static const char *const f_customer[] = {"id", "tier", "lang", "persona", NULL};
 static const char *const f_sync[] = {"contacts", NULL};
 static const char *const f_state[] = {"state", "reason", NULL};
 static const char *const f_subscribe[] = {"topics", NULL};
+static const char *const f_agent_set[] = {"agent", "state", "reason", NULL};
+static const char *const f_priority[] = {"contact", "priority", NULL};
 
 static const char *const role_names[] = {"source", "agent", "monitor", NULL};
 static const char *const channel_names[] = {"voice", "chat", "email", "callback", NULL};
 static const char *const persona_names[] = {"authoritative", "analytical", "amiable", "expressive",
                                             NULL};
 static const char *const state_names[] = {"ready", "not_ready", NULL};
+static const char *const set_state_names[] = {"ready", "not_ready", "logged_out", NULL};
 static const char *const topic_names[] = {"queues", "agents", "contacts", "alerts", NULL};
 
 static int
@@ -586,6 +630,8 @@ parse_op(const struct pctx *p, json_t *root, struct rq_msg *msg)
     case RQ_OP_WRAPUP_DONE:
     case RQ_OP_BYE:
     case RQ_OP_SNAPSHOT:
+    case RQ_OP_ADMIN_RELOAD:
+    case RQ_OP_ADMIN_DRAIN:
         return check_fields(p, root, f_none, 1);
     case RQ_OP_CONTACT_NEW:
         return parse_contact(p, root, &msg->u.contact, 0);
@@ -609,6 +655,7 @@ parse_op(const struct pctx *p, json_t *root, struct rq_msg *msg)
         return get_string(p, root, "contact", F_REQUIRED | F_IDENT, RQ_MAX_ID_LEN,
                           &msg->u.ref.contact);
     case RQ_OP_CONTACT_TRANSFER:
+    case RQ_OP_CONTACT_MOVE:
         if (check_fields(p, root, f_transfer, 1) < 0 ||
             get_string(p, root, "contact", F_REQUIRED | F_IDENT, RQ_MAX_ID_LEN,
                        &msg->u.ref.contact) < 0)
@@ -625,6 +672,32 @@ parse_op(const struct pctx *p, json_t *root, struct rq_msg *msg)
         return get_string(p, root, "reason", F_IDENT, RQ_MAX_REASON_LEN, &msg->u.state.reason);
     case RQ_OP_SUBSCRIBE:
         return check_fields(p, root, f_subscribe, 1) < 0 ? -1 : parse_subscribe(p, root, msg);
+    case RQ_OP_AGENT_SET:
+        if (check_fields(p, root, f_agent_set, 1) < 0 ||
+            get_string(p, root, "agent", F_REQUIRED | F_IDENT, RQ_MAX_ID_LEN, &msg->u.set.agent) <
+                0 ||
+            get_enum(p, root, "state", F_REQUIRED, set_state_names, "ready, not_ready, logged_out",
+                     &state, &idx) < 0 ||
+            get_string(p, root, "reason", F_IDENT, RQ_MAX_REASON_LEN, &msg->u.set.reason) < 0)
+            return -1;
+        msg->u.set.state = state;
+        if (msg->u.set.reason != NULL && strcmp(state, "not_ready") != 0)
+            return field_fail(p, "reason", "only with state not_ready");
+        return 0;
+    case RQ_OP_CONTACT_PRIORITY: {
+        json_int_t prio = -1;
+
+        if (check_fields(p, root, f_priority, 1) < 0 ||
+            get_string(p, root, "contact", F_REQUIRED | F_IDENT, RQ_MAX_ID_LEN,
+                       &msg->u.prio.contact) < 0 ||
+            get_int(p, root, "priority", 0, RQ_MAX_PRIORITY, "an integer 0.." STR(RQ_MAX_PRIORITY),
+                    &prio) < 0)
+            return -1;
+        if (prio < 0)
+            return field_fail(p, "priority", "required");
+        msg->u.prio.priority = (int)prio;
+        return 0;
+    }
     case RQ_OP__COUNT:
         break;
     }

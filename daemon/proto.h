@@ -32,6 +32,11 @@ enum rq_op {
     RQ_OP_BYE,
     RQ_OP_SNAPSHOT,
     RQ_OP_SUBSCRIBE,
+    RQ_OP_AGENT_SET,        /* monitor with role supervisor: set an agent's state */
+    RQ_OP_CONTACT_MOVE,     /* supervisor: move a contact to another queue */
+    RQ_OP_CONTACT_PRIORITY, /* supervisor: set a contact's priority */
+    RQ_OP_ADMIN_RELOAD,     /* monitor with role admin: reload the configuration (SIGHUP) */
+    RQ_OP_ADMIN_DRAIN,      /* admin: drain and stop (SIGTERM) */
     RQ_OP__COUNT
 };
 
@@ -78,6 +83,15 @@ struct rq_msg {
         struct {
             unsigned topics; /* RQ_TOPIC_* */
         } subscribe;
+        struct {
+            const char *agent;  /* agent id */
+            const char *state;  /* "ready" | "not_ready" | "logged_out" */
+            const char *reason; /* optional (not_ready) */
+        } set;                  /* agent.set */
+        struct {
+            const char *contact; /* contact id */
+            int priority;        /* 0..RQ_MAX_PRIORITY */
+        } prio;                  /* contact.priority (contact.move uses ref) */
     } u;
 };
 
@@ -91,6 +105,9 @@ const char *rq_op_name(enum rq_op op);
 const char *rq_role_name(enum rq_role role);
 /* May role send op? (hello and ping: any role) */
 int rq_op_allowed(enum rq_op op, enum rq_role role);
+/* The monitor role (config `role`) a monitor needs to send op. */
+enum rq_monitor_role rq_op_monitor_role(enum rq_op op);
+const char *rq_monitor_role_name(enum rq_monitor_role role);
 
 /* Encode replies as one line ending in '\n' (malloc'd; free()). `extra`
  * (may be NULL) is an object whose members are added to the reply; its

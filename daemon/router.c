@@ -29,6 +29,7 @@ struct rq_router {
     const struct rq_hooks *hooks; /* where changes are reported */
     void *harg;                   /* hooks' argument */
     uint64_t rng;                 /* strategy "random" */
+    int draining;                 /* stopping: no new contacts, no new offers */
 };
 
 #define QC_ADD(r, c, field, v)                                                                     \
@@ -43,8 +44,9 @@ struct rq_router {
 const char *
 rq_change_name(enum rq_change chg)
 {
-    static const char *const names[] = {"queued",    "offered",     "requeued", "answered",
-                                        "escalated", "transferred", "ended",    "abandoned"};
+    static const char *const names[] = {"queued",   "offered",   "requeued",
+                                        "answered", "escalated", "transferred",
+                                        "ended",    "abandoned", "priority"};
     return (unsigned)chg < sizeof(names) / sizeof(names[0]) ? names[chg] : "unknown";
 }
 
@@ -354,7 +356,7 @@ route_contact(struct rq_router *r, struct rq_contact *c)
     struct rq_queue *q;
     struct rq_pick p;
 
-    if (c->state != RQ_CS_WAITING)
+    if (c->state != RQ_CS_WAITING || r->draining)
         return;
     if (c->pref_hold) {
         struct rq_agent *a = rq_model_agent(m, c->preferred_agent);
@@ -404,7 +406,7 @@ serve_agent(struct rq_router *r, struct rq_agent *a)
     struct rq_contact *best = NULL;
     struct rq_heap_node *top = rq_heap_top(&a->pref);
 
-    if (a->presence != RQ_PRES_READY || a->offer != NULL)
+    if (a->presence != RQ_PRES_READY || a->offer != NULL || r->draining)
         return;
     if (top != NULL) {
         struct rq_contact *c = rq_container_of(top, struct rq_contact, pref_node);
@@ -512,6 +514,8 @@ create_contact(struct rq_router *r, const char *source, const struct rq_contact_
         return rq_fail(err, RQ_E_BAD_FIELD, "queue: required");
     if ((qi = rq_conf_queue_index(conf, in->queue)) < 0)
         return rq_fail(err, RQ_E_NOT_FOUND, "queue '%s' not found", in->queue);
+    if (count && r->draining)
+        return rq_fail(err, RQ_E_UNAVAILABLE, "ringqd is stopping: not taking new contacts");
     if (count && conf->queues[qi].closed)
         return rq_fail(err, RQ_E_UNAVAILABLE, "queue '%s' is closed", in->queue);
     if (in->channel != NULL && rq_channel_parse(in->channel, &ch) < 0)
@@ -990,6 +994,32 @@ rq_router_contact_transfer(struct rq_router *r, const char *contact, const char 
     return 0;
 }
 
+int
+rq_router_contact_priority(struct rq_router *r, const char *contact, int priority,
+                           struct rq_error *err)
+{
+    struct rq_contact *c;
+    int raised;
+
+    if (find_contact(r, contact, &c, err) < 0)
+        return -1;
+    if (priority < 0 || priority > RQ_MAX_PRIORITY)
+        return rq_fail(err, RQ_E_BAD_FIELD, "priority: must be an integer 0..%d", RQ_MAX_PRIORITY);
+    if (c->state != RQ_CS_WAITING && c->state != RQ_CS_RINGING)
+        return rq_fail(err, RQ_E_BAD_STATE,
+                       "contact '%s' is %s: only a waiting or ringing contact has a priority",
+                       contact, rq_contact_state_name(c->state));
+    raised = c->priority - c->base_priority; /* escalation steps' share */
+    c->base_priority = priority;
+    c->priority = priority + raised > RQ_MAX_PRIORITY ? RQ_MAX_PRIORITY : priority + raised;
+    set_order(r, c);
+    if (c->state == RQ_CS_WAITING)
+        join_classes(r, c); /* out of every heap and back in at the new key */
+    hook_contact(r, c, RQ_CHG_PRIORITY);
+    hook_queue(r, c->queue);
+    return 0;
+}
+
 /*
  * Agents.
  */
@@ -1320,6 +1350,22 @@ const struct rq_model *
 rq_router_model(const struct rq_router *r)
 {
     return r->m;
+}
+
+void
+rq_router_drain(struct rq_router *r)
+{
+    r->draining = 1;
+}
+
+size_t
+rq_router_in_progress(const struct rq_router *r)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < r->m->n_queues; i++)
+        n += (size_t)(r->m->queues[i].n_ringing + r->m->queues[i].n_connected);
+    return n;
 }
 
 uint64_t

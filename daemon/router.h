@@ -54,6 +54,7 @@ enum rq_change {
     RQ_CHG_TRANSFERRED, /* moved to another queue */
     RQ_CHG_ENDED,       /* final: contact is freed after the hook returns */
     RQ_CHG_ABANDONED,   /* final: contact is freed after the hook returns */
+    RQ_CHG_PRIORITY,    /* a supervisor set its priority: new place in the order */
 };
 
 const char *rq_change_name(enum rq_change chg);
@@ -97,6 +98,11 @@ int rq_router_contact_abandon(struct rq_router *r, const char *contact, struct r
 int rq_router_contact_end(struct rq_router *r, const char *contact, struct rq_error *err);
 int rq_router_contact_transfer(struct rq_router *r, const char *contact, const char *queue,
                                struct rq_error *err);
+/* A supervisor sets a waiting or ringing contact's announced priority
+ * (0..RQ_MAX_PRIORITY; what escalation steps raised stays on top of it):
+ * its place in the order moves at once. bad_state when it is connected. */
+int rq_router_contact_priority(struct rq_router *r, const char *contact, int priority,
+                               struct rq_error *err);
 /* The source no longer knows the contact (sync): ended if it was answered,
  * abandoned otherwise. */
 int rq_router_contact_drop(struct rq_router *r, const char *contact, struct rq_error *err);
@@ -134,6 +140,14 @@ int rq_router_agent_restore(struct rq_router *r, const char *agent, const char *
                             const char *reason);
 void rq_router_queue_restore(struct rq_router *r, int queue, const struct rq_qcounters *total,
                              const struct rq_qcounters *by_tier);
+
+/* Draining (a stop is under way): new contacts are refused with
+ * `unavailable` and no new offers are made; ringing offers and connected
+ * contacts run to their end, waiting contacts keep waiting (for the next
+ * process, through the store). */
+void rq_router_drain(struct rq_router *r);
+/* Offers ringing plus contacts connected: what a drain waits for. */
+size_t rq_router_in_progress(const struct rq_router *r);
 
 /* Timers: the earliest due time (UINT64_MAX if none), and firing every timer
  * due at the clock's now. */

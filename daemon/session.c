@@ -11,6 +11,7 @@
  * a session that goes away is handled from net.c's deferred close, at the
  * top of the loop, where logging its agent out is safe.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct rq_session {
     uint64_t def_batch;                     /* batch the last waiter was registered for */
     int waiters;                            /* store waiters that point at this session */
     int dead;                               /* closed; freed when the last waiter ran */
+    enum rq_monitor_role mon_role;          /* role monitor: what it may do besides watching */
     UT_hash_handle hh;                      /* ctx->sources, keyed by name */
 };
 
@@ -97,6 +99,7 @@ struct rq_session_ctx {
     rq_session_push_cb *listener;  /* hears what monitors hear (HTTP event stream), or NULL */
     void *listener_arg;            /* its argument */
     unsigned listener_topics;      /* RQ_TOPIC_* it wants (counted in n_topic) */
+    uint64_t started_ms;           /* monotonic time the context was made (uptime) */
 };
 
 /* --- small helpers --- */
@@ -677,9 +680,11 @@ hello_refused(struct rq_session *s, const char *what, const char *name, struct r
 {
     char b[LOG_NAME_LEN];
 
+    static struct rq_ratelimit rl_refused;
+
     s->ctx->stats.auth_failures++;
-    log_notice("client %llu (%s): hello refused for %s '%s'", conn_id(s), rq_net_peer(s->conn),
-               what, esc(b, name));
+    log_limited(&rl_refused, RQ_LOG_NOTICE, "client %llu (%s): hello refused for %s '%s'",
+                conn_id(s), rq_net_peer(s->conn), what, esc(b, name));
     return rq_fail(err, RQ_E_UNAUTHORIZED, "unknown %s or bad token", what);
 }
 
@@ -768,6 +773,7 @@ do_hello(struct rq_session *s, const struct rq_msg *msg, json_t **extra, struct 
                 ctx->monitors->mon_prev = s;
             ctx->monitors = s;
             s->in_monitors = 1;
+            s->mon_role = cl->role;
         }
         break;
     case RQ_ROLE_AGENT:
@@ -1036,6 +1042,72 @@ do_source_op(struct rq_session *s, const struct rq_msg *msg, json_t **extra, str
     }
 }
 
+/* A supervisor's or admin's request (the role was checked in on_line). */
+static int
+do_supervisor_op(struct rq_session *s, const struct rq_msg *msg, json_t **extra,
+                 struct rq_error *err)
+{
+    struct rq_router *r = s->ctx->router;
+    const struct rq_model *m = rq_router_model(r);
+    const struct rq_contact *c;
+    const struct rq_agent *a;
+    const char *id = NULL;
+    char b[LOG_NAME_LEN], b2[LOG_NAME_LEN];
+    int rc = -1;
+
+    switch (msg->op) {
+    case RQ_OP_AGENT_SET:
+        id = msg->u.set.agent;
+        if (strcmp(msg->u.set.state, "logged_out") == 0)
+            rc = rq_router_agent_logout(r, id, err);
+        else
+            rc = rq_router_agent_state(r, id, msg->u.set.state, msg->u.set.reason, err);
+        if (rc != 0)
+            return -1;
+        log_info("monitor %s set agent %s %s", esc(b, s->name), esc(b2, id), msg->u.set.state);
+        a = rq_model_agent(m, id);
+        *extra = obj();
+        if (*extra != NULL && a != NULL)
+            json_object_set_new(*extra, "agent", rq_view_agent(r, a));
+        return 0;
+    case RQ_OP_CONTACT_MOVE:
+    case RQ_OP_CONTACT_PRIORITY:
+        if (msg->op == RQ_OP_CONTACT_MOVE) {
+            id = msg->u.ref.contact;
+            rc = rq_router_contact_transfer(r, id, msg->u.ref.queue, err);
+        } else {
+            id = msg->u.prio.contact;
+            rc = rq_router_contact_priority(r, id, msg->u.prio.priority, err);
+        }
+        if (rc != 0)
+            return -1;
+        log_info("monitor %s: %s %s", esc(b, s->name), rq_op_name(msg->op), esc(b2, id));
+        c = rq_model_contact(m, id);
+        *extra = obj();
+        if (*extra != NULL && c != NULL)
+            json_object_set_new(*extra, "contact", rq_view_contact(r, c));
+        return 0;
+    case RQ_OP_ADMIN_RELOAD:
+    case RQ_OP_ADMIN_DRAIN: {
+        /* The signal handlers do the work, as for `systemctl reload/stop`;
+         * the reply goes out before the loop runs them. */
+        int sig = msg->op == RQ_OP_ADMIN_RELOAD ? SIGHUP : SIGTERM;
+
+        log_notice("monitor %s asked for %s", esc(b, s->name), rq_op_name(msg->op));
+        if (raise(sig) != 0)
+            return rq_fail(err, RQ_E_INTERNAL, "cannot raise %s",
+                           sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+        *extra = obj();
+        if (*extra != NULL)
+            json_object_set_new(*extra, "signal",
+                                json_string(sig == SIGHUP ? "SIGHUP" : "SIGTERM"));
+        return 0;
+    }
+    default:
+        return rq_fail(err, RQ_E_UNKNOWN_OP, "%s is not a supervisor op", rq_op_name(msg->op));
+    }
+}
+
 static int
 dispatch(struct rq_session *s, const struct rq_msg *msg, json_t **extra, struct rq_error *err)
 {
@@ -1048,10 +1120,21 @@ dispatch(struct rq_session *s, const struct rq_msg *msg, json_t **extra, struct 
         *extra = rq_view_snapshot(s->ctx->router);
         if (*extra != NULL)
             json_object_set_new(*extra, "redis", rq_view_store(s->ctx->store));
+        if (*extra != NULL) {
+            json_object_set_new(*extra, "version", json_string(RINGQ_VERSION));
+            json_object_set_new(*extra, "uptime_s",
+                                rq_view_seconds(mono_ms() - s->ctx->started_ms));
+        }
         return *extra != NULL ? 0 : rq_fail(err, RQ_E_INTERNAL, "out of memory");
     case RQ_OP_SUBSCRIBE:
         monitor_topics(s, msg->u.subscribe.topics);
         return 0;
+    case RQ_OP_AGENT_SET:
+    case RQ_OP_CONTACT_MOVE:
+    case RQ_OP_CONTACT_PRIORITY:
+    case RQ_OP_ADMIN_RELOAD:
+    case RQ_OP_ADMIN_DRAIN:
+        return do_supervisor_op(s, msg, extra, err);
     default:
         break;
     }
@@ -1097,6 +1180,10 @@ on_line(struct rq_conn *conn, void *udata, const char *line, size_t len, void *a
             rc = rq_fail(&err, RQ_E_UNAUTHORIZED, "%s is not allowed for role %s",
                          rq_op_name(msg.op), rq_role_name(s->role));
     }
+    if (rc == 0 && s->role == RQ_ROLE_MONITOR && s->mon_role < rq_op_monitor_role(msg.op))
+        rc = rq_fail(&err, RQ_E_UNAUTHORIZED, "%s needs a monitor with role %s (this one: %s)",
+                     rq_op_name(msg.op), rq_monitor_role_name(rq_op_monitor_role(msg.op)),
+                     rq_monitor_role_name(s->mon_role));
     if (rc == 0) {
         s->in_request = 1;
         rc = dispatch(s, &msg, &extra, &err);
@@ -1181,6 +1268,7 @@ rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf)
         return NULL;
     ctx->base = base;
     ctx->conf = conf;
+    ctx->started_ms = mono_ms();
     ctx->timer_due_ms = UINT64_MAX;
     nq = conf->n_queues > 0 ? (size_t)conf->n_queues : 1;
     ctx->dirty = calloc(nq, sizeof(*ctx->dirty));

@@ -579,9 +579,11 @@ exec_cb(redisAsyncContext *ac, void *r, void *privdata)
         journal(s, b);
         return;
     }
-    if (reply->type == REDIS_REPLY_ERROR)
-        log_warnx("redis: a batch of %zu commands failed: %s", b->n, reply->str);
-    else {
+    if (reply->type == REDIS_REPLY_ERROR) {
+        static struct rq_ratelimit rl_batch;
+        log_limited(&rl_batch, RQ_LOG_WARNING, "redis: a batch of %zu commands failed: %s", b->n,
+                    reply->str);
+    } else {
         s->st.batches++;
         s->st.commands += b->n;
     }

@@ -546,10 +546,15 @@ test('longest waits tick on the page between events', async () => {
         assert.ok(m, `longest wait "${t}"`);
         return Number(m[1]);
     };
+    // Two ticks within 4 s (a loaded machine may delay a timer, not skip it).
     const first = await read();
-    await sleep(2100);
-    const second = await read();
-    assert.ok(second >= first + 2 && second <= first + 3, `longest wait ${first} s, then ${second} s`);
+    const until = Date.now() + 4000;
+    let second = first;
+    while (second < first + 2 && Date.now() < until) {
+        await sleep(200);
+        second = await read();
+    }
+    assert.ok(second >= first + 2 && second <= first + 4, `longest wait ${first} s, then ${second} s`);
     const api = (await daemon.queues()).find((q) => q.name === 'key_accounts');
     assert.ok(Math.abs(api.longest_wait_s - second) <= 1.5, `page ${second} s, api ${api.longest_wait_s} s`);
 });

@@ -125,3 +125,20 @@ class Signals(RingqTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Logging(RingqTestCase):
+    def test_repeated_refusals_are_rate_limited(self):
+        """A client hammering with bad tokens fills no journal: at most 5
+        lines per 10 s, then one that says how many were suppressed."""
+        d = self.start(conf())
+        for i in range(40):
+            c = self.connect(d)
+            rep = c.request("hello", role="source", name="pbx1", token="wrong-%d" % i)
+            self.assertEqual(rep["error"]["code"], "unauthorized")
+            c.close()
+        src = self.source(d)
+        src.ok("ping")
+        text = d.stderr_text()
+        self.assertEqual(text.count("hello refused for source"), 5)
+        self.assertTrue(all(line.startswith("<") for line in text.splitlines() if line))

@@ -858,6 +858,12 @@ test_role_table(void **state)
         [RQ_OP_BYE] = "SAM",
         [RQ_OP_SNAPSHOT] = "M",
         [RQ_OP_SUBSCRIBE] = "M",
+        /* monitors only; session.c checks the monitor's role (test_supervisor) */
+        [RQ_OP_AGENT_SET] = "M",
+        [RQ_OP_CONTACT_MOVE] = "M",
+        [RQ_OP_CONTACT_PRIORITY] = "M",
+        [RQ_OP_ADMIN_RELOAD] = "M",
+        [RQ_OP_ADMIN_DRAIN] = "M",
     };
     static const char role_letter[] = "NSAM";
     int op, role;
