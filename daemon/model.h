@@ -176,8 +176,10 @@ struct rq_agent {
     struct rq_timer timer;             /* wrap-up end */
     enum rq_presence restore_presence; /* recovered from the store: applied at next login */
     char restore_reason[RQ_MAX_REASON_LEN];
-    void *udata;       /* the I/O layer's session of this agent */
-    UT_hash_handle hh; /* model->agent_by_id */
+    uint64_t restore_wrap_until_ms; /* wrap-up under way at the restart: its end */
+    int restore_wrap_queue;         /* and its queue, -1 unknown */
+    void *udata;                    /* the I/O layer's session of this agent */
+    UT_hash_handle hh;              /* model->agent_by_id */
 };
 
 /* Wait histogram of answered contacts: bucket upper edges as a share of the

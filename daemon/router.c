@@ -669,7 +669,7 @@ rq_router_contact_restore(struct rq_router *r, const char *source, const struct 
 
 int
 rq_router_agent_restore(struct rq_router *r, const char *agent, const char *presence,
-                        const char *reason)
+                        const char *reason, uint64_t wrap_until_ms, const char *wrap_queue)
 {
     struct rq_agent *a = rq_model_agent(r->m, agent);
 
@@ -682,6 +682,8 @@ rq_router_agent_restore(struct rq_router *r, const char *agent, const char *pres
     else
         a->restore_presence = RQ_PRES_LOGGED_OUT;
     snprintf(a->restore_reason, sizeof(a->restore_reason), "%s", reason != NULL ? reason : "");
+    a->restore_wrap_until_ms = wrap_until_ms;
+    a->restore_wrap_queue = wrap_queue != NULL ? rq_conf_queue_index(r->conf, wrap_queue) : -1;
     return 0;
 }
 
@@ -798,15 +800,17 @@ release_agent(struct rq_router *r, struct rq_contact *c)
 static void
 end_wrap(struct rq_router *r, struct rq_agent *a)
 {
-    struct rq_queue *q = &r->m->queues[a->wrap_queue];
     uint64_t now = now_ms(r);
 
     a->in_wrap = 0;
     a->wrap_until_ms = 0;
     rq_model_timer_clear(r->m, &a->timer);
-    q->total.handle_ms += now - a->wrap_start_ms;
-    (void)rq_stats_roll(&q->iv, now);
-    q->iv.cur.c.handle_ms += now - a->wrap_start_ms;
+    if (a->wrap_queue >= 0) { /* unknown for a wrap-up resumed after a restart */
+        struct rq_queue *q = &r->m->queues[a->wrap_queue];
+        q->total.handle_ms += now - a->wrap_start_ms;
+        (void)rq_stats_roll(&q->iv, now);
+        q->iv.cur.c.handle_ms += now - a->wrap_start_ms;
+    }
     a->handle_ms += now - a->wrap_start_ms;
     settle_agent(r, a, 1);
 }
@@ -1039,6 +1043,15 @@ rq_router_agent_login(struct rq_router *r, const char *agent, struct rq_error *e
         a->presence = a->restore_presence;
         snprintf(a->reason, sizeof(a->reason), "%s", a->restore_reason);
         a->restore_presence = RQ_PRES_LOGGED_OUT;
+        if (a->restore_wrap_until_ms > now) {
+            /* its wrap-up resumes until the stored end */
+            a->in_wrap = 1;
+            a->wrap_start_ms = now;
+            a->wrap_until_ms = a->restore_wrap_until_ms;
+            a->wrap_queue = a->restore_wrap_queue;
+            rq_model_timer_set(r->m, &a->timer, a->wrap_until_ms);
+        }
+        a->restore_wrap_until_ms = 0;
     } else {
         a->presence = RQ_PRES_NOT_READY;
         snprintf(a->reason, sizeof(a->reason), "login");

@@ -137,7 +137,7 @@ int rq_router_contact_restore(struct rq_router *r, const char *source,
                               struct rq_error *err);
 /* The agent's presence before the restart: applied when it logs in again. */
 int rq_router_agent_restore(struct rq_router *r, const char *agent, const char *presence,
-                            const char *reason);
+                            const char *reason, uint64_t wrap_until_ms, const char *wrap_queue);
 void rq_router_queue_restore(struct rq_router *r, int queue, const struct rq_qcounters *total,
                              const struct rq_qcounters *by_tier);
 

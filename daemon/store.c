@@ -408,6 +408,8 @@ rq_store_agent(struct rq_store *s, const struct rq_agent *a)
     a_field_u64(&v, "load_email", (uint64_t)a->load[RQ_MEDIA_EMAIL]);
     a_field(&v, "offer", a->offer != NULL ? a->offer->id : "");
     a_field_u64(&v, "wrap_until_ms", a->in_wrap ? a->wrap_until_ms : 0);
+    a_field(&v, "wrap_queue",
+            a->in_wrap && a->wrap_queue >= 0 ? s->conf->queues[a->wrap_queue].name : "");
     a_field_u64(&v, "login_ms", a->login_ms);
     a_field_u64(&v, "handled", a->handled);
     emit(s, &v);
@@ -1224,7 +1226,8 @@ rq_store_recover(const struct rq_conf *conf, struct rq_router *router, struct rq
             break;
         if (h->type == REDIS_REPLY_ARRAY && h->elements > 0)
             rq_router_agent_restore(router, conf->agents[i].id, hget(h, "presence"),
-                                    hget(h, "reason"));
+                                    hget(h, "reason"), hget_u64(h, "wrap_until_ms"),
+                                    hget_nonempty(h, "wrap_queue"));
         freeReplyObject(h);
     }
     restored = recover_contacts(c, rc, router, err);

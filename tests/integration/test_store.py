@@ -275,6 +275,29 @@ class Recovery(RedisCase):
         self.assertEqual(agents["a2"]["reason"], "lunch")
 
 
+    def test_wrap_up_resumes_after_restart(self):
+        r = self.redis()
+        c = conf(r)
+        c["queues"][0]["wrap_up_s"] = 30.0
+        d = self.start(c)
+        src = self.source(d)
+        a1 = self.agent(d, "a1")
+        self.new_contact(src, "w1", "sales")
+        a1.offer("w1")
+        a1.ok("offer.accept", contact="w1")
+        a1.ok("contact.end", contact="w1")
+        a1.state("wrap_up")
+        self.kill_and_restart(d)
+        a1 = self.connect(d)
+        # the wrap-up goes on until its stored end (not straight to ready)
+        self.assertEqual(a1.hello("agent", agent="a1")["state"], "wrap_up")
+        src = self.source(d)
+        self.new_contact(src, "w2", "sales")
+        a1.no_push("offer", within=0.5)
+        a1.ok("wrapup.done")
+        self.assertEqual(a1.offer("w2")["contact"], "w2")
+
+
 class Outage(RedisCase):
     def test_redis_down_10s_under_load(self):
         r = self.redis()
