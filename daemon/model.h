@@ -210,6 +210,27 @@ struct rq_qcounters {
     uint64_t ewt_under_ms;         /* sum of (EWT - real wait) where it waited less */
 };
 
+/* Every single-valued field of struct rq_qcounters (wait_buckets aside),
+ * for code that handles them all alike: X(field). */
+#define RQ_QCOUNTER_FIELDS(X)                                                                      \
+    X(offered)                                                                                     \
+    X(answered)                                                                                    \
+    X(answered_in_target)                                                                          \
+    X(abandoned)                                                                                   \
+    X(abandoned_in_target)                                                                         \
+    X(short_abandoned)                                                                             \
+    X(transferred_out)                                                                             \
+    X(flowed_out)                                                                                  \
+    X(rona)                                                                                        \
+    X(wait_ms_answered)                                                                            \
+    X(handle_ms)                                                                                   \
+    X(handled)                                                                                     \
+    X(answered_immediately)                                                                        \
+    X(answered_in_rings)                                                                           \
+    X(ewt_answered)                                                                                \
+    X(ewt_over_ms)                                                                                 \
+    X(ewt_under_ms)
+
 /* The counters of one interval of RQ_STATS_INTERVAL_MS (stats.h). */
 struct rq_interval {
     uint64_t start_ms;     /* its start, a multiple of the interval length; 0: none yet */

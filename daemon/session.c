@@ -88,6 +88,8 @@ struct rq_session_ctx {
     uint64_t stats_pushed_ms;      /* monotonic time of the last flush */
     unsigned char *dirty;          /* per queue: changed since the last flush */
     int *dirty_list;               /* indexes of dirty queues */
+    int *skill_queues;             /* queue indexes grouped by their first required skill */
+    int *skill_queues_at;          /* skill s's group: [at[s], at[s+1]); n_skills: no skill */
     int n_dirty;                   /* entries in dirty_list */
     struct rq_session *sources;    /* source sessions by name (one per name) */
     struct rq_session *monitors;   /* monitor sessions */
@@ -553,11 +555,16 @@ hook_agent(void *arg, const struct rq_agent *a)
     if (ctx->n_topic[TOPIC_AGENTS] > 0)
         push_monitors(ctx, TOPIC_AGENTS, "agent_state", rq_view_agent_state(ctx->router, a));
     if (ctx->n_topic[TOPIC_QUEUES] > 0) {
-        /* Queue stats count the queue's agents by state. */
+        /* Queue stats count the queue's agents by state: only queues the
+         * agent fits can change, and those are listed under its skills. */
         m = rq_router_model(ctx->router);
-        for (int q = 0; q < m->n_queues; q++) {
-            if (!ctx->dirty[q] && rq_view_agent_in_queue(m, a, &m->queues[q]))
-                mark_queue_dirty(ctx, q);
+        for (int k = 0; k <= a->conf->n_skills; k++) {
+            int s = k < a->conf->n_skills ? a->conf->skills[k].skill : ctx->conf->n_skills;
+            for (int i = ctx->skill_queues_at[s]; i < ctx->skill_queues_at[s + 1]; i++) {
+                int q = ctx->skill_queues[i];
+                if (!ctx->dirty[q] && rq_view_agent_in_queue(m, a, &m->queues[q]))
+                    mark_queue_dirty(ctx, q);
+            }
         }
     }
 }
@@ -1283,9 +1290,38 @@ rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf)
     return ctx;
 }
 
+/* The skill queue q is grouped under in ctx->skill_queues (n_skills: none). */
+static int
+first_skill(const struct rq_conf *conf, int q)
+{
+    const struct rq_conf_queue *qc = &conf->queues[q];
+
+    return qc->n_skills > 0 ? qc->skills[0].skill : conf->n_skills;
+}
+
 int
 rq_session_ctx_start(struct rq_session_ctx *ctx, struct rq_router *r)
 {
+    const struct rq_conf *conf = ctx->conf;
+    int ns = conf->n_skills, *fill;
+
+    /* Group queues by first required skill (a counting sort); no skill last. */
+    ctx->skill_queues = calloc((size_t)(conf->n_queues ? conf->n_queues : 1), sizeof(int));
+    ctx->skill_queues_at = calloc((size_t)ns + 2, sizeof(int));
+    fill = calloc((size_t)ns + 1, sizeof(int));
+    if (ctx->skill_queues == NULL || ctx->skill_queues_at == NULL || fill == NULL) {
+        free(fill);
+        return -1;
+    }
+    for (int q = 0; q < conf->n_queues; q++)
+        ctx->skill_queues_at[first_skill(conf, q) + 1]++;
+    for (int s = 0; s <= ns; s++)
+        ctx->skill_queues_at[s + 1] += ctx->skill_queues_at[s];
+    for (int q = 0; q < conf->n_queues; q++) {
+        int s = first_skill(conf, q);
+        ctx->skill_queues[ctx->skill_queues_at[s] + fill[s]++] = q;
+    }
+    free(fill);
     ctx->router = r;
     arm_router_timer(ctx);
     return 0;
@@ -1314,6 +1350,8 @@ rq_session_ctx_free(struct rq_session_ctx *ctx)
         event_free(ctx->stats_timer);
     free(ctx->dirty);
     free(ctx->dirty_list);
+    free(ctx->skill_queues);
+    free(ctx->skill_queues_at);
     free(ctx);
 }
 

@@ -435,24 +435,8 @@ counters_args(struct argv *a, const char *pfx, const struct rq_qcounters *c)
         snprintf(name, sizeof(name), "%s%s", pfx, #field);                                         \
         a_fmt(a, "%s", name);                                                                      \
         a_fmt(a, "%" PRIu64, c->field);                                                            \
-    } while (0)
-    RQ_CNT(offered);
-    RQ_CNT(answered);
-    RQ_CNT(answered_in_target);
-    RQ_CNT(abandoned);
-    RQ_CNT(abandoned_in_target);
-    RQ_CNT(short_abandoned);
-    RQ_CNT(transferred_out);
-    RQ_CNT(flowed_out);
-    RQ_CNT(rona);
-    RQ_CNT(wait_ms_answered);
-    RQ_CNT(handle_ms);
-    RQ_CNT(handled);
-    RQ_CNT(answered_immediately);
-    RQ_CNT(answered_in_rings);
-    RQ_CNT(ewt_answered);
-    RQ_CNT(ewt_over_ms);
-    RQ_CNT(ewt_under_ms);
+    } while (0);
+    RQ_QCOUNTER_FIELDS(RQ_CNT)
 #undef RQ_CNT
     for (int i = 0; i < RQ_WAIT_BUCKETS; i++) {
         a_fmt(a, "%swait_bucket_%d", pfx, i);
@@ -1163,24 +1147,8 @@ counters_from(const redisReply *h, const char *pfx, struct rq_qcounters *c)
     do {                                                                                           \
         snprintf(name, sizeof(name), "%s%s", pfx, #field);                                         \
         c->field = hget_u64(h, name);                                                              \
-    } while (0)
-    RQ_GET(offered);
-    RQ_GET(answered);
-    RQ_GET(answered_in_target);
-    RQ_GET(abandoned);
-    RQ_GET(abandoned_in_target);
-    RQ_GET(short_abandoned);
-    RQ_GET(transferred_out);
-    RQ_GET(flowed_out);
-    RQ_GET(rona);
-    RQ_GET(wait_ms_answered);
-    RQ_GET(handle_ms);
-    RQ_GET(handled);
-    RQ_GET(answered_immediately);
-    RQ_GET(answered_in_rings);
-    RQ_GET(ewt_answered);
-    RQ_GET(ewt_over_ms);
-    RQ_GET(ewt_under_ms);
+    } while (0);
+    RQ_QCOUNTER_FIELDS(RQ_GET)
 #undef RQ_GET
     for (int i = 0; i < RQ_WAIT_BUCKETS; i++) {
         snprintf(name, sizeof(name), "%swait_bucket_%d", pfx, i);

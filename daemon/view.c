@@ -195,6 +195,23 @@ queue_figures(json_t *o, const struct rq_router *r, const struct rq_queue *q)
     set(o, "interval", interval_object(&cur, have, qc->sl_variant));
 }
 
+/* What both the queue view and the queue_stats push carry: the queue now
+ * and its main counters. */
+static void
+live_figures(json_t *o, const struct rq_router *r, const struct rq_queue *q)
+{
+    const struct rq_qcounters *t = &q->total;
+
+    set(o, "waiting", json_integer(q->n_waiting));
+    set(o, "ringing", json_integer(q->n_ringing));
+    set(o, "connected", json_integer(q->n_connected));
+    set(o, "longest_wait_s", rq_view_seconds(rq_router_longest_wait_ms(r, q)));
+    set(o, "offered", juint(t->offered));
+    set(o, "answered", juint(t->answered));
+    set(o, "answered_in_target", juint(t->answered_in_target));
+    set(o, "abandoned", juint(t->abandoned));
+}
+
 json_t *
 rq_view_queue(const struct rq_router *r, const struct rq_queue *q)
 {
@@ -218,14 +235,7 @@ rq_view_queue(const struct rq_router *r, const struct rq_queue *q)
     set(o, "service_level_variant", jstr(rq_sl_variant_name(qc->sl_variant)));
     set(o, "strategy", jstr(qc->strategy));
     set(o, "closed", json_boolean(qc->closed));
-    set(o, "waiting", json_integer(q->n_waiting));
-    set(o, "ringing", json_integer(q->n_ringing));
-    set(o, "connected", json_integer(q->n_connected));
-    set(o, "longest_wait_s", rq_view_seconds(rq_router_longest_wait_ms(r, q)));
-    set(o, "offered", juint(t->offered));
-    set(o, "answered", juint(t->answered));
-    set(o, "answered_in_target", juint(t->answered_in_target));
-    set(o, "abandoned", juint(t->abandoned));
+    live_figures(o, r, q);
     set(o, "short_abandoned", juint(t->short_abandoned));
     set(o, "transferred_out", juint(t->transferred_out));
     set(o, "rona", juint(t->rona));
@@ -270,14 +280,7 @@ rq_view_queue_stats(const struct rq_router *r, const struct rq_queue *q)
     if (o == NULL)
         return NULL;
     set(o, "queue", jstr(qc->name));
-    set(o, "waiting", json_integer(q->n_waiting));
-    set(o, "ringing", json_integer(q->n_ringing));
-    set(o, "connected", json_integer(q->n_connected));
-    set(o, "longest_wait_s", rq_view_seconds(rq_router_longest_wait_ms(r, q)));
-    set(o, "offered", juint(t->offered));
-    set(o, "answered", juint(t->answered));
-    set(o, "answered_in_target", juint(t->answered_in_target));
-    set(o, "abandoned", juint(t->abandoned));
+    live_figures(o, r, q);
     set(o, "target_s", rq_view_seconds(qc->target_ms[RQ_CH_VOICE]));
     set(o, "service_level", jpercent(rq_stats_service_level(t, qc->sl_variant)));
     set(o, "goal_percent", json_real(qc->goal_percent));
