@@ -126,32 +126,6 @@ make_conf(const struct agent_spec *agents, int n_agents, const char *strategy)
     return c;
 }
 
-static void
-free_conf(struct rq_conf *c)
-{
-    for (int i = 0; i < c->n_tiers; i++)
-        free(c->tiers[i].name);
-    for (int i = 0; i < c->n_skills; i++)
-        free(c->skills[i].name);
-    for (int i = 0; i < c->n_queues; i++) {
-        free(c->queues[i].name);
-        free(c->queues[i].strategy);
-        free(c->queues[i].max_wait_ms);
-    }
-    for (int i = 0; i < c->n_agents; i++) {
-        free(c->agents[i].id);
-        free(c->agents[i].name);
-        free(c->agents[i].token);
-        for (int k = 0; k < c->agents[i].n_langs; k++)
-            free(c->agents[i].langs[k]);
-    }
-    free(c->tiers);
-    free(c->skills);
-    free(c->queues);
-    free(c->agents);
-    free(c);
-}
-
 /* ---- recording hooks ---- */
 
 #define MAX_EVENTS 4096
@@ -254,7 +228,7 @@ teardown(void **state)
     struct fixture *f = *state;
 
     rq_router_free(f->r);
-    free_conf(f->conf);
+    rq_conf_free(f->conf); /* frees a hand-built config too */
     free(f);
     return 0;
 }

@@ -447,30 +447,6 @@ make_conf(void)
     return c;
 }
 
-static void
-free_conf(struct rq_conf *c)
-{
-    for (int i = 0; i < c->n_tiers; i++)
-        free(c->tiers[i].name);
-    free(c->skills[0].name);
-    for (int i = 0; i < c->n_queues; i++) {
-        free(c->queues[i].name);
-        free(c->queues[i].strategy);
-        free(c->queues[i].max_wait_ms);
-    }
-    for (int i = 0; i < c->n_agents; i++) {
-        free(c->agents[i].id);
-        free(c->agents[i].name);
-        free(c->agents[i].token);
-        free(c->agents[i].langs[0]);
-    }
-    free(c->tiers);
-    free(c->skills);
-    free(c->queues);
-    free(c->agents);
-    free(c);
-}
-
 static int
 setup(void **state)
 {
@@ -492,7 +468,7 @@ teardown(void **state)
     struct fixture *f = *state;
 
     rq_router_free(f->r);
-    free_conf(f->conf);
+    rq_conf_free(f->conf); /* frees a hand-built config too */
     free(f);
     return 0;
 }
