@@ -83,10 +83,10 @@ static const struct cadence cadences[] = {
     {"uk", 1000, 2000},
 };
 
-static const char *const top_keys[] = {"log_level", "random_seed",  "max_contacts",    "listen",
-                                       "tiers",     "default_tier", "skills",          "queues",
-                                       "agents",    "sources",      "monitors",        "redis",
-                                       "plugins",   "http",         "drain_timeout_s", NULL};
+static const char *const top_keys[] = {
+    "log_level", "random_seed", "max_contacts",    "listen",         "tiers",    "default_tier",
+    "skills",    "queues",      "agents",          "sources",        "monitors", "redis",
+    "plugins",   "http",        "drain_timeout_s", "fallback_queue", NULL};
 static const char *const redis_keys[] = {"enabled",
                                          "host",
                                          "port",
@@ -1839,6 +1839,25 @@ open_conf(struct loader *L)
     return f;
 }
 
+/* fallback_queue = "support": where a reload moves the live contacts of a
+ * queue the new file no longer has. */
+static int
+load_fallback_queue(struct loader *L)
+{
+    const config_setting_t *g =
+        config_setting_get_member(config_root_setting(&L->cfg), "fallback_queue");
+    const char *name;
+
+    L->conf->fallback_queue = -1;
+    if (g == NULL)
+        return 0;
+    if (str_value(L, g, NULL, "fallback_queue", &name) < 0)
+        return -1;
+    if ((L->conf->fallback_queue = index_find(&L->queues, name)) < 0)
+        return fail(L, g, NULL, "fallback_queue '%s' is not defined in queues", name);
+    return 0;
+}
+
 static int
 parse(struct loader *L)
 {
@@ -1877,7 +1896,7 @@ parse(struct loader *L)
         if (load_queue(L, config_setting_get_elem(queues, (unsigned)i), i) < 0)
             return -1;
     }
-    if (load_agents(L) < 0 ||
+    if (load_fallback_queue(L) < 0 || load_agents(L) < 0 ||
         load_clients(L, "sources", "source", &L->conf->sources, &L->conf->n_sources) < 0 ||
         load_clients(L, "monitors", "monitor", &L->conf->monitors, &L->conf->n_monitors) < 0)
         return -1;

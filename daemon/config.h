@@ -196,6 +196,7 @@ struct rq_conf {
     uint64_t random_seed;           /* 0: seeded from the clock */
     size_t max_contacts;            /* live contacts at most; beyond, contact.new is `overloaded` */
     uint32_t drain_timeout_ms;      /* on stop, wait this long for offers and calls to finish */
+    int fallback_queue; /* queue index taking a removed queue's contacts at a reload, -1 */
 
     struct rq_conf_tier *tiers;
     int n_tiers;

@@ -29,6 +29,8 @@ rq_errcode_name(enum rq_errcode code)
         return "overloaded";
     case RQ_E_UNAVAILABLE:
         return "unavailable";
+    case RQ_E_BAD_CONFIG:
+        return "bad_config";
     case RQ_E_INTERNAL:
         return "internal";
     }

@@ -22,6 +22,7 @@ enum rq_errcode {
     RQ_E_DUPLICATE,    /* contact id already known */
     RQ_E_OVERLOADED,   /* too much work queued: retry later */
     RQ_E_UNAVAILABLE,  /* not taking this now (draining, store journal full) */
+    RQ_E_BAD_CONFIG,   /* a reload's new file was refused (message: "file:line: ...") */
     RQ_E_INTERNAL,     /* a bug: never expected */
 };
 

@@ -121,6 +121,9 @@ enum route {
     R_STREAM,
 };
 
+static char *snapshot_message(struct rq_http *h, size_t *mlen);
+static int queue_tables(struct rq_http *h, const struct rq_conf *conf);
+
 /* --- small helpers --- */
 
 static uint64_t
@@ -199,6 +202,8 @@ status_of(enum rq_errcode code)
     case RQ_E_BAD_STATE:
     case RQ_E_DUPLICATE:
         return 409;
+    case RQ_E_BAD_CONFIG:
+        return 422;
     case RQ_E_TOO_LARGE:
         return 413;
     case RQ_E_OVERLOADED:
@@ -529,6 +534,12 @@ on_push(void *arg, unsigned topic, const char *ev, const json_t *body, const cha
         return;
     broadcast(h, topic, msg, mlen);
     free(msg);
+    if (strcmp(ev, "reload") == 0 && json_is_true(json_object_get(body, "ok"))) {
+        /* queues and agents changed: a fresh state replaces the client's */
+        if ((msg = snapshot_message(h, &mlen)) != NULL)
+            broadcast(h, 0, msg, mlen);
+        free(msg);
+    }
 }
 
 static void
@@ -612,15 +623,30 @@ parse_topics(const char *text, unsigned *out, struct rq_error *err)
     return 0;
 }
 
+/* The whole live state as one SSE `snapshot` message (NULL: out of memory). */
+static char *
+snapshot_message(struct rq_http *h, size_t *mlen)
+{
+    json_t *snap = rq_view_snapshot(h->router);
+    char *text, *msg;
+
+    if (snap != NULL)
+        json_object_set_new(snap, "redis", rq_view_store(h->store));
+    text = snap != NULL ? json_dumps(snap, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(snap);
+    msg = text != NULL ? sse_message("snapshot", text, strlen(text), mlen) : NULL;
+    free(text);
+    return msg;
+}
+
 static void
 handle_stream(struct rq_http *h, struct evhttp_request *req, const char *topics_text)
 {
     struct evkeyvalq *o = evhttp_request_get_output_headers(req);
     struct stream *s;
     struct rq_error err;
-    json_t *snap;
-    char *text, *msg;
-    size_t tlen, mlen;
+    char *msg;
+    size_t mlen;
     unsigned topics;
     struct timeval wtv = {STREAM_WRITE_TIMEOUT_S, 0};
 
@@ -633,19 +659,12 @@ handle_stream(struct rq_http *h, struct evhttp_request *req, const char *topics_
                     h->n_streams);
         return;
     }
-    snap = rq_view_snapshot(h->router);
-    if (snap != NULL)
-        json_object_set_new(snap, "redis", rq_view_store(h->store));
-    text = snap != NULL ? json_dumps(snap, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-    json_decref(snap);
     s = calloc(1, sizeof(*s));
-    msg = NULL;
-    if (text != NULL) {
+    msg = snapshot_message(h, &mlen);
+    {
         char head[64];
         int k = snprintf(head, sizeof(head), "retry: %d\n", RQ_HTTP_RETRY_MS);
 
-        tlen = strlen(text);
-        msg = sse_message("snapshot", text, tlen, &mlen);
         if (msg != NULL) {
             char *m2 = malloc(mlen + (size_t)k);
 
@@ -658,7 +677,6 @@ handle_stream(struct rq_http *h, struct evhttp_request *req, const char *topics_
             msg = m2;
         }
     }
-    free(text);
     if (s == NULL || msg == NULL) {
         free(s);
         free(msg);
@@ -1509,7 +1527,6 @@ rq_http_new(struct event_base *base, const struct rq_conf *conf, struct rq_route
 {
     const struct rq_conf_http *hc = &conf->http;
     struct rq_http *h = calloc(1, sizeof(*h));
-    size_t nq = conf->n_queues > 0 ? (size_t)conf->n_queues : 1;
     struct timeval ka = {RQ_HTTP_KEEPALIVE_MS / 1000, (RQ_HTTP_KEEPALIVE_MS % 1000) * 1000};
 
     if (h == NULL) {
@@ -1521,25 +1538,16 @@ rq_http_new(struct event_base *base, const struct rq_conf *conf, struct rq_route
     h->router = router;
     h->ctx = ctx;
     h->store = store;
-    h->qt = calloc(nq, sizeof(*h->qt));
-    h->qt_list = calloc(nq, sizeof(*h->qt_list));
-    h->qname_mem = calloc(nq, sizeof(*h->qname_mem));
     h->chunk = evbuffer_new();
     h->http = evhttp_new(base);
     h->reaper = event_new(base, -1, 0, reaper_cb, h);
     h->keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb, h);
     h->stats_timer = evtimer_new(base, stats_timer_cb, h);
-    if (h->qt == NULL || h->qt_list == NULL || h->qname_mem == NULL || h->chunk == NULL ||
-        h->http == NULL || h->reaper == NULL || h->keepalive == NULL || h->stats_timer == NULL) {
+    if (queue_tables(h, conf) < 0 || h->chunk == NULL || h->http == NULL || h->reaper == NULL ||
+        h->keepalive == NULL || h->stats_timer == NULL) {
         snprintf(err, errlen, "http: out of memory");
         rq_http_free(h);
         return NULL;
-    }
-    for (int i = 0; i < conf->n_queues; i++) {
-        h->qname_mem[i].name = conf->queues[i].name;
-        h->qname_mem[i].idx = i;
-        HASH_ADD_KEYPTR(hh, h->qnames, h->qname_mem[i].name, strlen(h->qname_mem[i].name),
-                        &h->qname_mem[i]);
     }
     evhttp_set_max_headers_size(h->http, RQ_HTTP_MAX_HEADERS);
     evhttp_set_max_body_size(h->http, RQ_HTTP_MAX_BODY);
@@ -1560,6 +1568,49 @@ rq_http_new(struct event_base *base, const struct rq_conf *conf, struct rq_route
     event_add(h->keepalive, &ka);
     rq_session_ctx_set_listener(ctx, on_push, h);
     return h;
+}
+
+/* Queue names and held-back queue_stats for conf. */
+static int
+queue_tables(struct rq_http *h, const struct rq_conf *conf)
+{
+    size_t nq = conf->n_queues > 0 ? (size_t)conf->n_queues : 1;
+    struct qthrottle *qt = calloc(nq, sizeof(*qt));
+    int *qt_list = calloc(nq, sizeof(*qt_list));
+    struct qname *mem = calloc(nq, sizeof(*mem));
+
+    if (qt == NULL || qt_list == NULL || mem == NULL) {
+        free(qt);
+        free(qt_list);
+        free(mem);
+        return -1;
+    }
+    if (h->qt != NULL)
+        for (int i = 0; i < h->conf->n_queues; i++)
+            free(h->qt[i].pending);
+    HASH_CLEAR(hh, h->qnames);
+    free(h->qt);
+    free(h->qt_list);
+    free(h->qname_mem);
+    h->qt = qt;
+    h->qt_list = qt_list;
+    h->n_qt = 0;
+    h->qname_mem = mem;
+    for (int i = 0; i < conf->n_queues; i++) {
+        mem[i].name = conf->queues[i].name;
+        mem[i].idx = i;
+        HASH_ADD_KEYPTR(hh, h->qnames, mem[i].name, strlen(mem[i].name), &mem[i]);
+    }
+    h->conf = conf;
+    return 0;
+}
+
+int
+rq_http_reload(struct rq_http *h, const struct rq_conf *conf)
+{
+    if (h == NULL)
+        return 0;
+    return queue_tables(h, conf);
 }
 
 void

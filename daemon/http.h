@@ -60,6 +60,9 @@ struct rq_http *rq_http_new(struct event_base *base, const struct rq_conf *conf,
                             struct rq_router *router, struct rq_session_ctx *ctx,
                             struct rq_store *store, char *err, size_t errlen);
 /* Close the listener and every connection (streams end), free h. */
+/* After a reload: tokens, CORS, the wallboard path and queues come from conf
+ * (the listener stays where it is). -1: out of memory (nothing changed). */
+int rq_http_reload(struct rq_http *h, const struct rq_conf *conf);
 void rq_http_free(struct rq_http *h);
 /* "http://127.0.0.1:7341" */
 const char *rq_http_describe(const struct rq_http *h);

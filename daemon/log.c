@@ -67,6 +67,7 @@ vlog(enum rq_loglevel level, const char *errstr, const char *fmt, va_list ap)
         errno = saved;                                                                             \
     }
 
+RQ_LOGFN(log_errx, RQ_LOG_ERR, 0)
 RQ_LOGFN(log_warn, RQ_LOG_WARNING, 1)
 RQ_LOGFN(log_warnx, RQ_LOG_WARNING, 0)
 RQ_LOGFN(log_notice, RQ_LOG_NOTICE, 0)

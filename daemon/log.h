@@ -21,6 +21,8 @@ void rq_log_set_level(enum rq_loglevel level);
 int rq_log_level_parse(const char *name, enum rq_loglevel *out);
 int rq_log_enabled(enum rq_loglevel level);
 
+/* An error the daemon survives (a refused reload); fatal/fatalx exit. */
+void log_errx(const char *fmt, ...) __attribute__((__format__(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((__format__(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((__format__(printf, 1, 2)));
 void log_notice(const char *fmt, ...) __attribute__((__format__(printf, 1, 2)));

@@ -4,7 +4,8 @@
  * ringqd runs in the foreground (a service manager supervises it) with one
  * libevent loop. Start-up: configuration, log level, event loop, router,
  * listeners; any failure there is fatal with a message saying what. SIGTERM
- * and SIGINT stop it cleanly; SIGHUP is logged (no live reload yet).
+ * and SIGINT drain and stop it cleanly; SIGHUP (or admin.reload) reloads the
+ * configuration file without dropping a contact.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -32,15 +33,21 @@
 
 /* Everything the signal handlers and the status line need. */
 struct daemon {
-    struct event_base *base;    /* the loop */
-    struct rq_net *net;         /* listeners and clients */
-    struct rq_router *router;   /* for the status line */
-    struct rq_store *store;     /* Redis mirror, or NULL */
-    struct rq_sdnotify *sd;     /* the service manager */
-    int stop_requested;         /* SIGTERM/SIGINT seen */
-    const struct rq_conf *conf; /* drain_timeout_ms */
-    struct event *drain_ev;     /* checks whether the drain is over */
-    uint64_t drain_until_ms;    /* monotonic end of the drain */
+    struct event_base *base;       /* the loop */
+    struct rq_net *net;            /* listeners and clients */
+    struct rq_router *router;      /* for the status line */
+    struct rq_store *store;        /* Redis mirror, or NULL */
+    struct rq_sdnotify *sd;        /* the service manager */
+    int stop_requested;            /* SIGTERM/SIGINT seen */
+    struct rq_conf *conf;          /* the running configuration */
+    struct event *drain_ev;        /* checks whether the drain is over */
+    uint64_t drain_until_ms;       /* monotonic end of the drain */
+    const char *path;              /* the configuration file (-c) */
+    const char *level_override;    /* -l, which a reload does not change */
+    struct rq_conf *boot;          /* the one ringqd started with: listeners and Redis keep it */
+    struct rq_session_ctx *ctx;    /* the session layer */
+    struct rq_http *http;          /* the HTTP API, or NULL */
+    char reload_error[RQ_ERR_LEN]; /* why the last reload was refused, "" when it was not */
 };
 
 #define STOP_FLUSH_MS 3000 /* at stop, how long to wait for Redis to take the last batch */
@@ -167,11 +174,102 @@ on_stop(evutil_socket_t sig, short what, void *arg)
         stop_now(d);
 }
 
+static int
+str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* What a reload cannot change in a running process: say so, go on. */
+static void
+warn_fixed(const struct rq_conf *boot, const struct rq_conf *nc)
+{
+    const struct rq_conf_listener *a = &boot->listen, *b = &nc->listen;
+    const struct rq_conf_redis *ra = &boot->redis, *rb = &nc->redis;
+
+    if (str_differs(a->host, b->host) || a->port != b->port ||
+        str_differs(a->unix_path, b->unix_path) || boot->max_line_bytes != nc->max_line_bytes ||
+        boot->max_clients != nc->max_clients)
+        log_warnx("reload: 'listen' changed: takes effect at the next restart");
+    if (ra->enabled != rb->enabled || str_differs(ra->host, rb->host) || ra->port != rb->port ||
+        str_differs(ra->unix_path, rb->unix_path) || str_differs(ra->user, rb->user) ||
+        str_differs(ra->password, rb->password) || ra->db != rb->db ||
+        str_differs(ra->prefix, rb->prefix) || ra->journal_max != rb->journal_max ||
+        ra->events_maxlen != rb->events_maxlen || ra->wait_at_start != rb->wait_at_start ||
+        ra->connect_timeout_ms != rb->connect_timeout_ms ||
+        ra->command_timeout_ms != rb->command_timeout_ms)
+        log_warnx("reload: 'redis' changed: takes effect at the next restart");
+    if (boot->http.enabled != nc->http.enabled || str_differs(boot->http.host, nc->http.host) ||
+        boot->http.port != nc->http.port)
+        log_warnx("reload: the http listener changed: takes effect at the next restart");
+}
+
+/* Reload the configuration file: the new one, or (err filled) the old one
+ * stays whole. Under systemd RELOADING=1 comes first and READY=1 after. */
+static int
+reload(void *arg, struct rq_reload_report *rep, struct rq_error *err)
+{
+    struct daemon *d = arg;
+    struct rq_conf *nc, *old = d->conf;
+    struct rq_reload_report r;
+    enum rq_loglevel level;
+    char msg[RQ_ERR_LEN];
+
+    if (rep == NULL)
+        rep = &r;
+    memset(rep, 0, sizeof(*rep));
+    if (d->stop_requested)
+        return rq_fail(err, RQ_E_UNAVAILABLE, "ringqd is stopping: no reload");
+    if (d->sd != NULL)
+        rq_sdnotify_reloading(d->sd);
+    if ((nc = rq_conf_load(d->path, msg, sizeof(msg))) == NULL) {
+        rq_fail(err, RQ_E_BAD_CONFIG, "%s", msg);
+        goto refused;
+    }
+    if (rq_router_reload(d->router, nc, rep, err) < 0) {
+        rq_conf_free(nc);
+        goto refused;
+    }
+    warn_fixed(d->boot, nc);
+    /* The router runs on nc now: the I/O layer follows before anything is
+     * reported. Only memory can fail here, and then nothing is coherent. */
+    if (rq_session_ctx_reload(d->ctx, nc, rep) != 0 || rq_store_reload(d->store, nc, old) != 0 ||
+        rq_http_reload(d->http, nc) != 0)
+        fatalx("reload: out of memory while switching to the new configuration");
+    free(rep->gone_udata);
+    rep->gone_udata = NULL;
+    d->conf = nc;
+    rq_router_reload_settle(d->router);
+    if (old != d->boot)
+        rq_conf_free(old);
+    if (d->level_override == NULL &&
+        rq_log_level_parse(nc->log_level != NULL ? nc->log_level : "info", &level) == 0)
+        rq_log_set_level(level);
+    d->reload_error[0] = '\0';
+    log_notice("reload: %s: %d queues (+%d -%d), %d agents (+%d -%d), %d contacts moved to "
+               "the fallback queue, %d offers revoked, %d agents finishing their contacts",
+               d->path, nc->n_queues, rep->queues_added, rep->queues_removed, nc->n_agents,
+               rep->agents_added, rep->agents_removed, rep->moved, rep->revoked, rep->retiring);
+    rq_session_ctx_reloaded(d->ctx, NULL, rep);
+    if (d->sd != NULL)
+        rq_sdnotify_ready(d->sd);
+    return 0;
+refused:
+    snprintf(d->reload_error, sizeof(d->reload_error), "%s", err->message);
+    log_errx("reload refused: %s; the running configuration stays", err->message);
+    rq_session_ctx_reloaded(d->ctx, err->message, NULL);
+    if (d->sd != NULL)
+        rq_sdnotify_ready(d->sd);
+    return -1;
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
-    log_warnx("received SIGHUP: live reload is not supported by this version; "
-              "the running configuration is unchanged");
+    struct rq_error err;
+
+    log_notice("received SIGHUP: reloading %s", ((struct daemon *)arg)->path);
+    (void)reload(arg, NULL, &err);
 }
 
 /* STATUS= for the service manager: what an operator wants at a glance. */
@@ -189,11 +287,12 @@ status_line(void *arg, char *buf, unsigned len)
                  rq_router_in_progress(d->router));
         return;
     }
-    snprintf(buf, len, "%d waiting, %zu live contacts, %d agents ready, %d busy; redis %s", waiting,
-             m->n_contacts, m->n_by_state[RQ_AS_READY], m->n_by_state[RQ_AS_BUSY],
+    snprintf(buf, len, "%d waiting, %zu live contacts, %d agents ready, %d busy; redis %s%s%.*s",
+             waiting, m->n_contacts, m->n_by_state[RQ_AS_READY], m->n_by_state[RQ_AS_BUSY],
              d->store == NULL               ? "off"
              : rq_store_connected(d->store) ? "ok"
-                                            : "DOWN (journaling)");
+                                            : "DOWN (journaling)",
+             d->reload_error[0] != '\0' ? "; last reload refused: " : "", 160, d->reload_error);
 }
 
 /* libevent's own warnings go through our log. */
@@ -234,13 +333,16 @@ run(const char *path, const char *level_override)
     char err[RQ_ERR_LEN];
     struct rq_conf *conf;
     enum rq_loglevel level;
-    struct daemon d = {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0};
+    struct daemon d;
     struct rq_session_ctx *ctx;
     struct rq_router *router;
     struct rq_store *store = NULL;
     struct rq_http *http = NULL;
     struct event *ev_term, *ev_int, *ev_hup;
 
+    memset(&d, 0, sizeof(d));
+    d.path = path;
+    d.level_override = level_override;
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fatal("cannot ignore SIGPIPE");
     conf = rq_conf_load(path, err, sizeof(err));
@@ -270,7 +372,9 @@ run(const char *path, const char *level_override)
     if (rq_session_ctx_start(ctx, router) != 0)
         fatalx("cannot start the session layer: out of memory");
     d.router = router;
-    d.conf = conf;
+    d.conf = d.boot = conf;
+    d.ctx = ctx;
+    rq_session_ctx_set_reload(ctx, reload, &d);
     if (conf->redis.enabled) {
         struct rq_error e;
         if ((store = d.store = rq_store_new(d.base, conf, router, &e)) == NULL)
@@ -283,7 +387,8 @@ run(const char *path, const char *level_override)
     if ((d.net = rq_net_new(d.base, conf, &rq_session_net_cbs, ctx, err, sizeof(err))) == NULL)
         fatalx("%s", err);
     if (conf->http.enabled) {
-        if ((http = rq_http_new(d.base, conf, router, ctx, store, err, sizeof(err))) == NULL)
+        if ((http = d.http = rq_http_new(d.base, conf, router, ctx, store, err, sizeof(err))) ==
+            NULL)
             fatalx("%s", err);
         log_notice("http: API, event streams, metrics and wallboard on %s", rq_http_describe(http));
     }
@@ -314,7 +419,9 @@ run(const char *path, const char *level_override)
     rq_session_ctx_free(ctx);
     event_base_free(d.base);
     libevent_global_shutdown();
-    rq_conf_free(conf);
+    if (d.conf != d.boot)
+        rq_conf_free(d.conf);
+    rq_conf_free(d.boot);
     log_notice("ringqd stopped");
     return 0;
 }

@@ -105,18 +105,20 @@ skill_bs(const struct rq_model *m, int skill, int level)
 }
 
 static int
-build_agents(struct rq_model *m)
+build_agents(struct rq_model *m, const struct rq_conf_agent *extra, int n_extra)
 {
     const struct rq_conf *conf = m->conf;
-    size_t n = (size_t)conf->n_agents;
+    size_t n = (size_t)conf->n_agents + (size_t)n_extra;
 
     if ((m->agents = calloc(n ? n : 1, sizeof(*m->agents))) == NULL)
         return -1;
-    m->n_agents = conf->n_agents;
-    for (int i = 0; i < conf->n_agents; i++) {
-        const struct rq_conf_agent *ca = &conf->agents[i];
+    m->n_agents = (int)n;
+    for (int i = 0; i < m->n_agents; i++) {
+        const struct rq_conf_agent *ca =
+            i < conf->n_agents ? &conf->agents[i] : &extra[i - conf->n_agents];
         struct rq_agent *a = &m->agents[i];
         a->idx = i;
+        a->retiring = i >= conf->n_agents;
         a->conf = ca;
         a->id = ca->id;
         a->presence = RQ_PRES_LOGGED_OUT;
@@ -170,8 +172,14 @@ contact_destroy(struct rq_contact *c)
 struct rq_model *
 rq_model_new(const struct rq_conf *conf)
 {
+    return rq_model_new_ex(conf, NULL, 0);
+}
+
+struct rq_model *
+rq_model_new_ex(const struct rq_conf *conf, const struct rq_conf_agent *extra, int n_extra)
+{
     struct rq_model *m = calloc(1, sizeof(*m));
-    size_t na = (size_t)conf->n_agents;
+    size_t na = (size_t)conf->n_agents + (size_t)n_extra;
 
     if (m == NULL)
         return NULL;
@@ -194,7 +202,7 @@ rq_model_new(const struct rq_conf *conf)
     for (size_t i = 0; i < (size_t)conf->n_skills * RQ_MAX_LEVEL; i++)
         if (rq_bitset_init(&m->skill_ge[i], na) < 0)
             goto fail;
-    if (build_agents(m) < 0)
+    if (build_agents(m, extra, n_extra) < 0)
         goto fail;
     if ((m->queues = calloc((size_t)(conf->n_queues ? conf->n_queues : 1), sizeof(*m->queues))) ==
         NULL)

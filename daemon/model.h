@@ -142,8 +142,14 @@ struct rq_contact {
     int64_t ewt_at_arrival_ms;          /* EWT told at contact.new, -1: none */
     struct rq_timer timer;              /* next escalation/alert/hold/ring event */
     struct rq_contact *q_prev, *q_next; /* queue's unanswered list, arrival order */
+    unsigned reload_note;               /* RQ_RELOAD_* a reload did to it, not reported yet */
     UT_hash_handle hh;                  /* model->contacts */
 };
+
+/* What a reload did to a contact (router.c reports it once the I/O layer
+ * runs on the new configuration). */
+#define RQ_RELOAD_MOVED    1u /* its queue was removed: now in the fallback queue */
+#define RQ_RELOAD_REQUEUED 2u /* its offer's agent was removed: waiting again */
 
 struct rq_agent {
     int idx; /* index into model->agents and every bitset */
@@ -179,6 +185,7 @@ struct rq_agent {
     uint64_t restore_wrap_until_ms; /* wrap-up under way at the restart: its end */
     int restore_wrap_queue;         /* and its queue, -1 unknown */
     void *udata;                    /* the I/O layer's session of this agent */
+    int retiring;                   /* removed by a reload: finishes its contacts, then leaves */
     UT_hash_handle hh;              /* model->agent_by_id */
 };
 
@@ -291,6 +298,11 @@ struct rq_model {
 
 /* Build the model for conf (every agent logged out, no contacts). */
 struct rq_model *rq_model_new(const struct rq_conf *conf);
+/* The same, plus n_extra agents the file no longer has (a reload removed
+ * them while they were on contacts): indexes conf->n_agents and up, marked
+ * retiring. Their confs must outlive the model. */
+struct rq_model *rq_model_new_ex(const struct rq_conf *conf, const struct rq_conf_agent *extra,
+                                 int n_extra);
 void rq_model_free(struct rq_model *m);
 
 struct rq_agent *rq_model_agent(const struct rq_model *m, const char *id);

@@ -23,13 +23,15 @@
 #include "strategy/strategy.h"
 
 struct rq_router {
-    struct rq_model *m;           /* the state */
-    const struct rq_conf *conf;   /* the configuration it was built from */
-    const struct rq_clock *clock; /* time source */
-    const struct rq_hooks *hooks; /* where changes are reported */
-    void *harg;                   /* hooks' argument */
-    uint64_t rng;                 /* strategy "random" */
-    int draining;                 /* stopping: no new contacts, no new offers */
+    struct rq_model *m;            /* the state */
+    const struct rq_conf *conf;    /* the configuration it was built from */
+    const struct rq_clock *clock;  /* time source */
+    const struct rq_hooks *hooks;  /* where changes are reported */
+    void *harg;                    /* hooks' argument */
+    uint64_t rng;                  /* strategy "random" */
+    int draining;                  /* stopping: no new contacts, no new offers */
+    struct rq_conf_agent *retired; /* confs of retiring agents (removed by a reload) */
+    int n_retired;                 /* entries in retired */
 };
 
 #define QC_ADD(r, c, field, v)                                                                     \
@@ -84,7 +86,16 @@ static unsigned
 agent_update(struct rq_router *r, struct rq_agent *a, int force)
 {
     int changed;
-    unsigned gained = rq_model_agent_refresh(r->m, a, now_ms(r), &changed);
+    unsigned gained;
+
+    if (a->retiring && a->presence != RQ_PRES_LOGGED_OUT && a->load_total == 0 &&
+        a->offer == NULL && !a->in_wrap) {
+        /* removed by a reload and done with its last contact: it leaves */
+        a->presence = RQ_PRES_LOGGED_OUT;
+        a->reason[0] = '\0';
+        force = 1;
+    }
+    gained = rq_model_agent_refresh(r->m, a, now_ms(r), &changed);
 
     if ((changed || force) && r->hooks->agent != NULL)
         r->hooks->agent(r->harg, a);
@@ -92,6 +103,7 @@ agent_update(struct rq_router *r, struct rq_agent *a, int force)
 }
 
 static void serve_agent(struct rq_router *r, struct rq_agent *a);
+static void retired_free(struct rq_conf_agent *v, int n);
 static void route_contact(struct rq_router *r, struct rq_contact *c);
 
 static void
@@ -1038,6 +1050,8 @@ rq_router_agent_login(struct rq_router *r, const char *agent, struct rq_error *e
         return -1;
     if (a->presence != RQ_PRES_LOGGED_OUT)
         return 0; /* a new session of an agent already logged in */
+    if (a->retiring)
+        return rq_fail(err, RQ_E_NOT_FOUND, "agent '%s' was removed from the configuration", agent);
     if (a->restore_presence != RQ_PRES_LOGGED_OUT) {
         /* back after a restart of ringqd: as it was before */
         a->presence = a->restore_presence;
@@ -1109,6 +1123,11 @@ rq_router_agent_state(struct rq_router *r, const char *agent, const char *state,
         return -1;
     if (a->presence == RQ_PRES_LOGGED_OUT)
         return rq_fail(err, RQ_E_BAD_STATE, "agent '%s' is logged out", agent);
+    if (a->retiring)
+        return rq_fail(err, RQ_E_BAD_STATE,
+                       "agent '%s' was removed from the configuration: it finishes its "
+                       "contacts and is logged out",
+                       agent);
     if (strcmp(state, "ready") == 0) {
         a->presence = RQ_PRES_READY;
         a->reason[0] = '\0';
@@ -1356,6 +1375,7 @@ rq_router_free(struct rq_router *r)
     for (int i = 0; i < r->m->n_queues; i++)
         rq_stats_iv_free(&r->m->queues[i].iv);
     rq_model_free(r->m);
+    retired_free(r->retired, r->n_retired);
     free(r);
 }
 
@@ -1391,4 +1411,476 @@ struct rq_agent *
 rq_router_agent_mut(struct rq_router *r, const char *id)
 {
     return rq_model_agent(r->m, id);
+}
+
+/*
+ * Reload (router.h): a new model for a new configuration, every live
+ * contact and agent carried over by name.
+ */
+
+/* The state of one reload while the new model is being built. */
+struct reload {
+    struct rq_router *r;           /* the running router: old model, old conf */
+    struct rq_router nr;           /* the same over the new model, hooks silenced */
+    const struct rq_conf *nc;      /* the new configuration */
+    int *qmap, *tmap, *smap;       /* old queue, tier, skill index -> new, -1: gone */
+    struct rq_conf_agent *retired; /* confs of removed agents still on contacts */
+    int n_retired;
+    struct rq_contact **revoke; /* old contacts whose offer's agent is gone */
+    int n_revoke;
+    void **gone; /* udata of removed agents */
+    int n_gone;
+};
+
+typedef int rq_name_lookup(const struct rq_conf *conf, const char *name);
+
+/* Old index -> index in nc of the same name (every conf struct has its name
+ * first), -1 where nc has none. */
+static int *
+name_map(const struct rq_conf *nc, const void *arr, int n, size_t stride, rq_name_lookup *find)
+{
+    int *map = calloc((size_t)(n > 0 ? n : 1), sizeof(*map));
+
+    for (int i = 0; map != NULL && i < n; i++)
+        map[i] = find(nc, *(char *const *)(const void *)((const char *)arr + (size_t)i * stride));
+    return map;
+}
+
+static int
+agent_in_conf(const struct rq_conf *conf, const char *id)
+{
+    for (int i = 0; i < conf->n_agents; i++)
+        if (strcmp(conf->agents[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+static void
+retired_free(struct rq_conf_agent *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].name);
+        free(v[i].token);
+    }
+    free(v);
+}
+
+/* A removed agent's conf, for the time it finishes its contacts: no skills,
+ * languages or personas (it is never offered anything again). */
+static int
+retire_conf(struct rq_conf_agent *dst, const struct rq_conf_agent *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->id = strdup(src->id);
+    dst->name = src->name != NULL ? strdup(src->name) : NULL;
+    dst->token = src->token != NULL ? strdup(src->token) : NULL;
+    dst->line = src->line;
+    memcpy(dst->capacity, src->capacity, sizeof(dst->capacity));
+    return dst->id == NULL || (src->name != NULL && dst->name == NULL) ||
+                   (src->token != NULL && dst->token == NULL)
+               ? -1
+               : 0;
+}
+
+static void
+qcounters_add(struct rq_qcounters *dst, const struct rq_qcounters *src)
+{
+#define RQ_ADD(field) dst->field += src->field;
+    RQ_QCOUNTER_FIELDS(RQ_ADD)
+#undef RQ_ADD
+    for (int i = 0; i < RQ_WAIT_BUCKETS; i++)
+        dst->wait_buckets[i] += src->wait_buckets[i];
+}
+
+/* Refuse what the new file cannot take; list the agents that retire. */
+static int
+reload_check(struct reload *R, struct rq_error *err)
+{
+    const struct rq_model *m = R->r->m;
+
+    for (int q = 0; q < m->n_queues; q++) {
+        const struct rq_queue *oq = &m->queues[q];
+        int live = oq->n_waiting + oq->n_ringing + oq->n_connected;
+        if (R->qmap[q] < 0 && live > 0 && R->nc->fallback_queue < 0)
+            return rq_fail(err, RQ_E_BAD_CONFIG,
+                           "%s: queue '%s' has %d live contacts and is not in the new file: set "
+                           "fallback_queue to the queue that takes them",
+                           R->nc->path, oq->conf->name, live);
+    }
+    if ((R->retired = calloc((size_t)(m->n_agents ? m->n_agents : 1), sizeof(*R->retired))) == NULL)
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    for (int i = 0; i < m->n_agents; i++) {
+        const struct rq_agent *a = &m->agents[i];
+        if (agent_in_conf(R->nc, a->id) >= 0 || a->load_total == 0)
+            continue;
+        if (retire_conf(&R->retired[R->n_retired++], a->conf) < 0)
+            return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    }
+    return 0;
+}
+
+static void
+reload_queues(struct reload *R)
+{
+    const struct rq_model *om = R->r->m;
+
+    for (int q = 0; q < om->n_queues; q++) {
+        const struct rq_queue *oq = &om->queues[q];
+        struct rq_queue *nq;
+        if (R->qmap[q] < 0)
+            continue;
+        nq = &R->nr.m->queues[R->qmap[q]];
+        nq->total = oq->total;
+        for (int t = 0; t < R->r->conf->n_tiers; t++)
+            if (R->tmap[t] >= 0)
+                qcounters_add(&nq->by_tier[R->tmap[t]], &oq->by_tier[t]);
+        nq->iv = oq->iv; /* moved for good at the commit */
+        nq->aht_ewma_ms = oq->aht_ewma_ms;
+        if (oq->rr_cursor >= 0 && oq->rr_cursor < om->n_agents) {
+            const struct rq_agent *a = rq_model_agent(R->nr.m, om->agents[oq->rr_cursor].id);
+            nq->rr_cursor = a != NULL ? a->idx : -1;
+        }
+    }
+}
+
+static int
+reload_agents(struct reload *R, struct rq_error *err)
+{
+    const struct rq_model *om = R->r->m;
+    struct rq_model *nm = R->nr.m;
+
+    for (int i = 0; i < nm->n_agents; i++) {
+        struct rq_agent *a = &nm->agents[i];
+        const struct rq_agent *o = rq_model_agent(om, a->id);
+        if (o == NULL)
+            continue;
+        a->presence = o->presence;
+        memcpy(a->reason, o->reason, sizeof(a->reason));
+        if (a->retiring) {
+            a->presence = RQ_PRES_NOT_READY;
+            snprintf(a->reason, sizeof(a->reason), "removed");
+        }
+        a->in_wrap = o->in_wrap;
+        a->wrap_until_ms = o->wrap_until_ms;
+        a->wrap_start_ms = o->wrap_start_ms;
+        a->wrap_queue = o->wrap_queue >= 0 ? R->qmap[o->wrap_queue] : -1;
+        a->idle_since_ms = o->idle_since_ms;
+        a->login_ms = o->login_ms;
+        a->work_ms = o->work_ms;
+        a->work_since_ms = o->work_since_ms;
+        a->handled = o->handled;
+        a->ended = o->ended;
+        a->handle_ms = o->handle_ms;
+        a->rona = o->rona;
+        a->restore_presence = o->restore_presence;
+        memcpy(a->restore_reason, o->restore_reason, sizeof(a->restore_reason));
+        a->restore_wrap_until_ms = o->restore_wrap_until_ms;
+        a->restore_wrap_queue = o->restore_wrap_queue >= 0 ? R->qmap[o->restore_wrap_queue] : -1;
+        a->udata = o->udata;
+        if (a->in_wrap)
+            rq_model_timer_set(nm, &a->timer, a->wrap_until_ms);
+    }
+    if ((R->gone = calloc((size_t)(om->n_agents ? om->n_agents : 1), sizeof(*R->gone))) == NULL)
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    for (int i = 0; i < om->n_agents; i++)
+        if (om->agents[i].udata != NULL && rq_model_agent(nm, om->agents[i].id) == NULL)
+            R->gone[R->n_gone++] = om->agents[i].udata;
+    return 0;
+}
+
+/* Arrival order, then sequence: the order queues list their contacts in. */
+static int
+arrival_cmp(const void *a, const void *b)
+{
+    const struct rq_contact *x = *(struct rq_contact *const *)a;
+    const struct rq_contact *y = *(struct rq_contact *const *)b;
+
+    if (x->arrived_ms != y->arrived_ms)
+        return x->arrived_ms < y->arrived_ms ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static char *
+dup_field(const char *s, int *oom)
+{
+    char *d = dup_or_null(s);
+
+    if (s != NULL && d == NULL)
+        *oom = 1;
+    return d;
+}
+
+/* o's copy in the new model, in the same state. */
+static int
+reload_contact(struct reload *R, const struct rq_contact *o, struct rq_error *err)
+{
+    struct rq_router *nr = &R->nr;
+    const struct rq_conf *nc = R->nc;
+    struct rq_model *nm = nr->m;
+    struct rq_contact *c = rq_model_contact_alloc(nm, o->id);
+    const struct rq_conf_queue *cq;
+    struct rq_agent *a = NULL;
+    struct rq_queue *q;
+    int oom = 0, moved;
+
+    if (c == NULL)
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    c->seq = o->seq;
+    c->source = dup_field(o->source, &oom);
+    c->customer_id = dup_field(o->customer_id, &oom);
+    c->lang = dup_field(o->lang, &oom);
+    if (o->preferred_agent != NULL && rq_model_agent(nm, o->preferred_agent) != NULL)
+        c->preferred_agent = dup_field(o->preferred_agent, &oom);
+    if (oom)
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    c->lang_idx = rq_model_lang_index(nm, c->lang);
+    c->persona = o->persona;
+    c->channel = o->channel;
+    moved = R->qmap[o->queue] < 0;
+    c->queue = moved ? nc->fallback_queue : R->qmap[o->queue];
+    c->prev_queue = moved ? -1 : o->prev_queue >= 0 ? R->qmap[o->prev_queue] : -1;
+    c->tier = R->tmap[o->tier] >= 0 ? R->tmap[o->tier] : nc->default_tier;
+    c->base_priority = o->base_priority;
+    for (int i = 0; i < o->n_own_reqs; i++)
+        if (R->smap[o->own_reqs[i].skill] >= 0) {
+            c->own_reqs[c->n_own_reqs].skill = R->smap[o->own_reqs[i].skill];
+            c->own_reqs[c->n_own_reqs++].level = o->own_reqs[i].level;
+        }
+    cq = &nc->queues[c->queue];
+    c->n_reqs = cq->n_skills;
+    memcpy(c->reqs, cq->skills, sizeof(c->reqs[0]) * (size_t)cq->n_skills);
+    if (merge_reqs(c->reqs, &c->n_reqs, c->own_reqs, c->n_own_reqs) < 0) {
+        c->n_reqs = cq->n_skills; /* the queue's own requirements, at least */
+        memcpy(c->reqs, cq->skills, sizeof(c->reqs[0]) * (size_t)cq->n_skills);
+    }
+    c->first_arrived_ms = o->first_arrived_ms;
+    c->arrived_ms = o->arrived_ms;
+    c->due_at_ms = o->due_at_ms;
+    c->alerted = o->alerted;
+    c->offers = o->offers;
+    c->queued = o->queued;
+    c->ewt_at_arrival_ms = o->ewt_at_arrival_ms;
+    c->answered_ms = o->answered_ms;
+    c->answered_in_target = o->answered_in_target;
+    c->priority = c->base_priority;
+    if (!moved) { /* escalation applied so far stays applied */
+        c->steps_done = o->steps_done & ((cq->n_steps >= 32 ? 0u : 1u << cq->n_steps) - 1u);
+        c->relax_levels = o->relax_levels;
+        c->relax_language = o->relax_language;
+        c->overdue = o->overdue;
+        c->priority = o->priority;
+        for (int i = 0; i < o->n_extra_queues; i++) {
+            int x = R->qmap[o->extra_queues[i]];
+            if (x >= 0 && x != c->queue)
+                c->extra_queues[c->n_extra_queues++] = x;
+        }
+        if (o->pref_hold && c->preferred_agent != NULL) {
+            c->pref_hold = 1;
+            c->pref_until_ms = o->pref_until_ms;
+        }
+    }
+    c->reload_note = moved ? RQ_RELOAD_MOVED : 0;
+    set_targets(nr, c);
+    q = &nm->queues[c->queue];
+    if (o->agent != NULL)
+        a = rq_model_agent(nm, o->agent->id);
+    if (o->state == RQ_CS_CONNECTED) {
+        enum rq_media md = rq_channel_media(c->channel);
+        if (a == NULL)
+            return rq_fail(err, RQ_E_INTERNAL, "reload: contact '%s': agent '%s' lost", o->id,
+                           o->agent->id);
+        c->state = RQ_CS_CONNECTED;
+        c->agent = a;
+        c->agent_next = a->active;
+        a->active = c;
+        a->load[md]++;
+        a->load_total++;
+        q->n_connected++;
+        return 0;
+    }
+    rq_model_queue_append(nm, c);
+    if (o->state == RQ_CS_RINGING && a != NULL && !a->retiring) {
+        c->state = RQ_CS_RINGING;
+        c->agent = a;
+        c->offered_ms = o->offered_ms;
+        c->ring_deadline_ms = o->ring_deadline_ms;
+        a->offer = c;
+        q->n_ringing++;
+    } else {
+        if (o->state == RQ_CS_RINGING) {
+            R->revoke[R->n_revoke++] = (struct rq_contact *)o;
+            c->reload_note |= RQ_RELOAD_REQUEUED;
+        }
+        c->state = RQ_CS_WAITING;
+        q->n_waiting++;
+        join_classes(nr, c);
+    }
+    arm_contact(nr, c);
+    return 0;
+}
+
+static int
+reload_contacts(struct reload *R, struct rq_error *err)
+{
+    const struct rq_model *om = R->r->m;
+    struct rq_contact **v = calloc(om->n_contacts ? om->n_contacts : 1, sizeof(*v));
+    size_t n = 0;
+    int rc = 0;
+
+    R->revoke = calloc(om->n_contacts ? om->n_contacts : 1, sizeof(*R->revoke));
+    if (v == NULL || R->revoke == NULL) {
+        free(v);
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    }
+    for (struct rq_contact *c = om->contacts; c != NULL; c = c->hh.next)
+        v[n++] = c;
+    qsort(v, n, sizeof(*v), arrival_cmp);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = reload_contact(R, v[i], err);
+    free(v);
+    return rc;
+}
+
+/* Derived states and indexes of the new model's agents. */
+static void
+reload_refresh_agents(struct reload *R)
+{
+    struct rq_model *nm = R->nr.m;
+    uint64_t now = now_ms(R->r);
+
+    for (int i = 0; i < nm->n_agents; i++) {
+        struct rq_agent *a = &nm->agents[i];
+        const struct rq_agent *o = rq_model_agent(R->r->m, a->id);
+        int changed;
+        (void)rq_model_agent_refresh(nm, a, now, &changed);
+        if (o != NULL && o->state == a->state)
+            a->state_since_ms = o->state_since_ms;
+    }
+}
+
+static void
+reload_free(struct reload *R)
+{
+    free(R->qmap);
+    free(R->tmap);
+    free(R->smap);
+    free(R->revoke);
+    free(R->gone);
+    if (R->retired != NULL)
+        retired_free(R->retired, R->n_retired);
+}
+
+static void
+reload_report(const struct reload *R, struct rq_reload_report *rep)
+{
+    const struct rq_model *om = R->r->m, *nm = R->nr.m;
+
+    memset(rep, 0, sizeof(*rep));
+    for (int q = 0; q < om->n_queues; q++)
+        rep->queues_removed += R->qmap[q] < 0;
+    rep->queues_added = nm->n_queues - (om->n_queues - rep->queues_removed);
+    for (int i = 0; i < om->n_agents; i++)
+        rep->agents_removed += agent_in_conf(R->nc, om->agents[i].id) < 0;
+    for (int i = 0; i < R->nc->n_agents; i++)
+        rep->agents_added += rq_model_agent(om, R->nc->agents[i].id) == NULL;
+    for (const struct rq_contact *c = nm->contacts; c != NULL; c = c->hh.next)
+        rep->moved += (c->reload_note & RQ_RELOAD_MOVED) != 0;
+    rep->revoked = R->n_revoke;
+    rep->retiring = R->n_retired;
+    rep->n_gone = R->n_gone;
+}
+
+int
+rq_router_reload(struct rq_router *r, const struct rq_conf *nc, struct rq_reload_report *rep,
+                 struct rq_error *err)
+{
+    static const struct rq_hooks silent = {0};
+    const struct rq_conf *oc = r->conf;
+    struct rq_model *om = r->m;
+    struct reload R;
+
+    memset(&R, 0, sizeof(R));
+    R.r = r;
+    R.nc = nc;
+    R.nr = *r;
+    R.nr.hooks = &silent;
+    R.nr.conf = nc;
+    R.qmap = name_map(nc, oc->queues, oc->n_queues, sizeof(oc->queues[0]), rq_conf_queue_index);
+    R.tmap = name_map(nc, oc->tiers, oc->n_tiers, sizeof(oc->tiers[0]), rq_conf_tier_index);
+    R.smap = name_map(nc, oc->skills, oc->n_skills, sizeof(oc->skills[0]), rq_conf_skill_index);
+    if (R.qmap == NULL || R.tmap == NULL || R.smap == NULL) {
+        reload_free(&R);
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    }
+    if (reload_check(&R, err) < 0) {
+        reload_free(&R);
+        return -1;
+    }
+    if ((R.nr.m = rq_model_new_ex(nc, R.retired, R.n_retired)) == NULL) {
+        reload_free(&R);
+        return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
+    }
+    reload_queues(&R);
+    if (reload_agents(&R, err) < 0 || reload_contacts(&R, err) < 0) {
+        rq_model_free(R.nr.m); /* its intervals are still the old model's */
+        reload_free(&R);
+        return -1;
+    }
+    reload_refresh_agents(&R);
+    R.nr.m->seq = om->seq;
+    if (rep != NULL) {
+        reload_report(&R, rep);
+        rep->gone_udata = R.gone;
+        R.gone = NULL;
+    }
+
+    /* Commit. The revokes go out while the I/O layer still knows the old
+     * configuration, with the old objects. */
+    for (int i = 0; i < R.n_revoke; i++)
+        if (r->hooks->revoke != NULL)
+            r->hooks->revoke(r->harg, R.revoke[i], R.revoke[i]->agent, "removed");
+    for (int q = 0; q < om->n_queues; q++) {
+        if (R.qmap[q] >= 0)
+            memset(&om->queues[q].iv, 0, sizeof(om->queues[q].iv)); /* moved */
+        else
+            rq_stats_iv_free(&om->queues[q].iv);
+    }
+    rq_model_free(om);
+    retired_free(r->retired, r->n_retired);
+    r->retired = R.retired;
+    r->n_retired = R.n_retired;
+    R.retired = NULL;
+    r->m = R.nr.m;
+    r->conf = nc;
+    reload_free(&R);
+    return 0;
+}
+
+void
+rq_router_reload_settle(struct rq_router *r)
+{
+    struct rq_model *m = r->m;
+
+    for (struct rq_contact *c = m->contacts; c != NULL; c = c->hh.next) {
+        if (c->reload_note & RQ_RELOAD_MOVED)
+            hook_contact(r, c, RQ_CHG_TRANSFERRED);
+        else if (c->reload_note & RQ_RELOAD_REQUEUED)
+            hook_contact(r, c, RQ_CHG_REQUEUED);
+        c->reload_note = 0;
+    }
+    for (int i = 0; i < m->n_agents; i++)
+        agent_update(r, &m->agents[i], 1);
+    for (int q = 0; q < m->n_queues; q++)
+        hook_queue(r, q);
+    /* Skills, capacities and queues may have changed: every agent that can
+     * take a contact looks once (see the invariant at the top). */
+    for (int i = 0; i < m->n_agents; i++)
+        serve_agent(r, &m->agents[i]);
+}
+
+const struct rq_conf *
+rq_router_conf(const struct rq_router *r)
+{
+    return r->conf;
 }

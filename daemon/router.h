@@ -149,6 +149,36 @@ void rq_router_drain(struct rq_router *r);
 /* Offers ringing plus contacts connected: what a drain waits for. */
 size_t rq_router_in_progress(const struct rq_router *r);
 
+/*
+ * Reload. rq_router_reload() builds a new model for nc and carries every
+ * live contact and agent over, keyed by name: waiting contacts keep arrival,
+ * tier, priority and place; ringing ones keep ringing at the same agent;
+ * connected ones stay with their agent. A contact of a removed queue moves to
+ * nc->fallback_queue (none set: the reload is refused). An agent removed
+ * while on contacts stays, retiring (never offered, logged out when they
+ * end); a removed agent's ringing offer is revoked (hook, reason "removed")
+ * and its contact waits again. Counters of kept queues are kept.
+ *
+ * On error nothing changed (err: RQ_E_BAD_CONFIG or RQ_E_INTERNAL). On
+ * success the router runs on nc (nc must outlive it or the next reload) and
+ * the hooks have not been told of anything but the revokes: the caller
+ * moves the I/O layer to nc, then calls rq_router_reload_settle(), which
+ * reports every agent, queue and moved contact and routes.
+ */
+struct rq_reload_report {
+    int queues_added, queues_removed;
+    int agents_added, agents_removed;
+    int moved;         /* contacts moved to the fallback queue */
+    int revoked;       /* offers of removed agents withdrawn */
+    int retiring;      /* removed agents kept until their contacts end */
+    void **gone_udata; /* udata of removed agents (their sessions), malloc'd */
+    int n_gone;        /* entries in gone_udata */
+};
+int rq_router_reload(struct rq_router *r, const struct rq_conf *nc, struct rq_reload_report *rep,
+                     struct rq_error *err);
+void rq_router_reload_settle(struct rq_router *r);
+const struct rq_conf *rq_router_conf(const struct rq_router *r);
+
 /* Timers: the earliest due time (UINT64_MAX if none), and firing every timer
  * due at the clock's now. */
 uint64_t rq_router_next_timer(const struct rq_router *r);

@@ -102,6 +102,8 @@ struct rq_session_ctx {
     void *listener_arg;            /* its argument */
     unsigned listener_topics;      /* RQ_TOPIC_* it wants (counted in n_topic) */
     uint64_t started_ms;           /* monotonic time the context was made (uptime) */
+    rq_session_reload_fn *reload;  /* admin.reload, or NULL */
+    void *reload_arg;              /* its argument */
 };
 
 /* --- small helpers --- */
@@ -655,19 +657,26 @@ detach(struct rq_session *s)
     return a;
 }
 
+/* Tell the client why (a `closed` push) and close it once that went out. */
+static void
+kick(struct rq_session *s, const char *reason, const char *why)
+{
+    json_t *o = obj();
+
+    detach(s);
+    if (o != NULL) {
+        json_object_set_new(o, "reason", json_string(reason));
+        push(s, "closed", o);
+    }
+    rq_net_close(s->conn, RQ_NET_CLOSE_FLUSH, why);
+}
+
 /* A newer hello took over: tell the old client and close it. */
 static void
 replace(struct rq_session *old)
 {
-    json_t *o = obj();
-
     old->ctx->stats.replaced++;
-    detach(old);
-    if (o != NULL) {
-        json_object_set_new(o, "reason", json_string("replaced"));
-        push(old, "closed", o);
-    }
-    rq_net_close(old->conn, RQ_NET_CLOSE_FLUSH, "replaced by a newer session");
+    kick(old, "replaced", "replaced by a newer session");
 }
 
 /* --- requests --- */
@@ -715,7 +724,8 @@ hello_agent(struct rq_session *s, const struct rq_msg *msg, int *takeover, struc
     const char *id = msg->u.hello.agent;
     struct rq_agent *a = id != NULL ? rq_router_agent_mut(ctx->router, id) : NULL;
 
-    if (a == NULL || !token_equal(msg->u.hello.token, a->conf->token))
+    if (a == NULL || !token_equal(msg->u.hello.token, a->conf->token) ||
+        (a->retiring && a->presence == RQ_PRES_LOGGED_OUT))
         return hello_refused(s, "agent", id, err);
     if ((s->name = strdup(a->id)) == NULL)
         return rq_fail(err, RQ_E_INTERNAL, "out of memory");
@@ -1094,22 +1104,35 @@ do_supervisor_op(struct rq_session *s, const struct rq_msg *msg, json_t **extra,
         if (*extra != NULL && c != NULL)
             json_object_set_new(*extra, "contact", rq_view_contact(r, c));
         return 0;
-    case RQ_OP_ADMIN_RELOAD:
-    case RQ_OP_ADMIN_DRAIN: {
-        /* The signal handlers do the work, as for `systemctl reload/stop`;
-         * the reply goes out before the loop runs them. */
-        int sig = msg->op == RQ_OP_ADMIN_RELOAD ? SIGHUP : SIGTERM;
+    case RQ_OP_ADMIN_RELOAD: {
+        struct rq_session_ctx *ctx = s->ctx;
+        struct rq_reload_report rep;
 
         log_notice("monitor %s asked for %s", esc(b, s->name), rq_op_name(msg->op));
-        if (raise(sig) != 0)
-            return rq_fail(err, RQ_E_INTERNAL, "cannot raise %s",
-                           sig == SIGHUP ? "SIGHUP" : "SIGTERM");
-        *extra = obj();
-        if (*extra != NULL)
-            json_object_set_new(*extra, "signal",
-                                json_string(sig == SIGHUP ? "SIGHUP" : "SIGTERM"));
+        if (ctx->reload == NULL)
+            return rq_fail(err, RQ_E_UNAVAILABLE, "reload is not available in this process");
+        /* Done before the reply: it says how the reload went. */
+        if (ctx->reload(ctx->reload_arg, &rep, err) != 0)
+            return -1;
+        m = rq_router_model(ctx->router);
+        if ((*extra = obj()) != NULL) {
+            json_object_set_new(*extra, "reloaded", json_true());
+            json_object_set_new(*extra, "queues", json_integer(m->n_queues));
+            json_object_set_new(*extra, "agents", json_integer(m->n_agents));
+            json_object_set_new(*extra, "moved", json_integer(rep.moved));
+        }
         return 0;
     }
+    case RQ_OP_ADMIN_DRAIN:
+        /* The signal handler does the work, as for `systemctl stop`; the
+         * reply goes out before the loop runs it. */
+        log_notice("monitor %s asked for %s", esc(b, s->name), rq_op_name(msg->op));
+        if (raise(SIGTERM) != 0)
+            return rq_fail(err, RQ_E_INTERNAL, "cannot raise SIGTERM");
+        *extra = obj();
+        if (*extra != NULL)
+            json_object_set_new(*extra, "signal", json_string("SIGTERM"));
+        return 0;
     default:
         return rq_fail(err, RQ_E_UNKNOWN_OP, "%s is not a supervisor op", rq_op_name(msg->op));
     }
@@ -1269,7 +1292,6 @@ struct rq_session_ctx *
 rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf)
 {
     struct rq_session_ctx *ctx = calloc(1, sizeof(*ctx));
-    size_t nq;
 
     if (ctx == NULL)
         return NULL;
@@ -1277,13 +1299,9 @@ rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf)
     ctx->conf = conf;
     ctx->started_ms = mono_ms();
     ctx->timer_due_ms = UINT64_MAX;
-    nq = conf->n_queues > 0 ? (size_t)conf->n_queues : 1;
-    ctx->dirty = calloc(nq, sizeof(*ctx->dirty));
-    ctx->dirty_list = calloc(nq, sizeof(*ctx->dirty_list));
     ctx->router_timer = evtimer_new(base, router_timer_cb, ctx);
     ctx->stats_timer = evtimer_new(base, stats_flush_cb, ctx);
-    if (ctx->dirty == NULL || ctx->dirty_list == NULL || ctx->router_timer == NULL ||
-        ctx->stats_timer == NULL) {
+    if (ctx->router_timer == NULL || ctx->stats_timer == NULL) {
         rq_session_ctx_free(ctx);
         return NULL;
     }
@@ -1299,32 +1317,146 @@ first_skill(const struct rq_conf *conf, int q)
     return qc->n_skills > 0 ? qc->skills[0].skill : conf->n_skills;
 }
 
-int
-rq_session_ctx_start(struct rq_session_ctx *ctx, struct rq_router *r)
+/* Per-queue state for conf: the dirty set, and queues grouped by their first
+ * required skill (a counting sort; no skill last). Replaces the old on
+ * success only. */
+static int
+queue_tables(struct rq_session_ctx *ctx, const struct rq_conf *conf)
 {
-    const struct rq_conf *conf = ctx->conf;
-    int ns = conf->n_skills, *fill;
+    size_t nq = conf->n_queues > 0 ? (size_t)conf->n_queues : 1;
+    int ns = conf->n_skills;
+    unsigned char *dirty = calloc(nq, sizeof(*dirty));
+    int *dirty_list = calloc(nq, sizeof(*dirty_list));
+    int *sq = calloc(nq, sizeof(int));
+    int *at = calloc((size_t)ns + 2, sizeof(int));
+    int *fill = calloc((size_t)ns + 1, sizeof(int));
 
-    /* Group queues by first required skill (a counting sort); no skill last. */
-    ctx->skill_queues = calloc((size_t)(conf->n_queues ? conf->n_queues : 1), sizeof(int));
-    ctx->skill_queues_at = calloc((size_t)ns + 2, sizeof(int));
-    fill = calloc((size_t)ns + 1, sizeof(int));
-    if (ctx->skill_queues == NULL || ctx->skill_queues_at == NULL || fill == NULL) {
+    if (dirty == NULL || dirty_list == NULL || sq == NULL || at == NULL || fill == NULL) {
+        free(dirty);
+        free(dirty_list);
+        free(sq);
+        free(at);
         free(fill);
         return -1;
     }
     for (int q = 0; q < conf->n_queues; q++)
-        ctx->skill_queues_at[first_skill(conf, q) + 1]++;
+        at[first_skill(conf, q) + 1]++;
     for (int s = 0; s <= ns; s++)
-        ctx->skill_queues_at[s + 1] += ctx->skill_queues_at[s];
+        at[s + 1] += at[s];
     for (int q = 0; q < conf->n_queues; q++) {
         int s = first_skill(conf, q);
-        ctx->skill_queues[ctx->skill_queues_at[s] + fill[s]++] = q;
+        sq[at[s] + fill[s]++] = q;
     }
     free(fill);
+    free(ctx->dirty);
+    free(ctx->dirty_list);
+    free(ctx->skill_queues);
+    free(ctx->skill_queues_at);
+    ctx->dirty = dirty;
+    ctx->dirty_list = dirty_list;
+    ctx->n_dirty = 0;
+    ctx->skill_queues = sq;
+    ctx->skill_queues_at = at;
+    return 0;
+}
+
+int
+rq_session_ctx_start(struct rq_session_ctx *ctx, struct rq_router *r)
+{
+    if (queue_tables(ctx, ctx->conf) < 0)
+        return -1;
     ctx->router = r;
     arm_router_timer(ctx);
     return 0;
+}
+
+int
+rq_session_ctx_reload(struct rq_session_ctx *ctx, const struct rq_conf *conf,
+                      const struct rq_reload_report *rep)
+{
+    const struct rq_model *m = rq_router_model(ctx->router);
+    struct rq_session *s, *tmp;
+    char b[LOG_NAME_LEN];
+
+    if (queue_tables(ctx, conf) < 0)
+        return -1;
+    ctx->conf = conf;
+    /* Agents' sessions follow their agent into the new model; those of
+     * removed agents are closed. */
+    for (int i = 0; i < m->n_agents; i++)
+        if (m->agents[i].udata != NULL)
+            ((struct rq_session *)m->agents[i].udata)->agent = &m->agents[i];
+    for (int i = 0; i < rep->n_gone; i++) {
+        s = rep->gone_udata[i];
+        s->agent = NULL; /* its agent went with the old model */
+        log_notice("agent %s: removed from the configuration; its session is closed",
+                   esc(b, s->name));
+        kick(s, "removed", "agent removed from the configuration");
+    }
+    HASH_ITER (hh, ctx->sources, s, tmp) {
+        if (find_client(conf->sources, conf->n_sources, s->name) != NULL)
+            continue;
+        log_notice("source %s: removed from the configuration; its session is closed",
+                   esc(b, s->name));
+        kick(s, "removed", "source removed from the configuration");
+    }
+    for (s = ctx->monitors; s != NULL; s = tmp) {
+        const struct rq_conf_client *cl = find_client(conf->monitors, conf->n_monitors, s->name);
+        tmp = s->mon_next;
+        if (cl != NULL) {
+            s->mon_role = cl->role;
+            continue;
+        }
+        log_notice("monitor %s: removed from the configuration; its session is closed",
+                   esc(b, s->name));
+        kick(s, "removed", "monitor removed from the configuration");
+    }
+    return 0;
+}
+
+/* Push ev with body o (reference taken) to every monitor, whatever it
+ * subscribed to, and to the listener. */
+static void
+push_everyone(struct rq_session_ctx *ctx, const char *ev, json_t *o)
+{
+    for (struct rq_session *m = ctx->monitors; m != NULL; m = m->mon_next)
+        push(m, ev, json_incref(o));
+    if (ctx->listener != NULL) {
+        size_t len;
+        char *line = rq_proto_push(ev, json_incref(o), &len);
+        if (line != NULL)
+            ctx->listener(ctx->listener_arg, 0, ev, o, line, len - 1);
+        free(line);
+    }
+    json_decref(o);
+}
+
+void
+rq_session_ctx_set_reload(struct rq_session_ctx *ctx, rq_session_reload_fn *fn, void *arg)
+{
+    ctx->reload = fn;
+    ctx->reload_arg = arg;
+}
+
+void
+rq_session_ctx_reloaded(struct rq_session_ctx *ctx, const char *error,
+                        const struct rq_reload_report *rep)
+{
+    const struct rq_model *m = rq_router_model(ctx->router);
+    json_t *o = obj();
+
+    arm_router_timer(ctx);
+    if (o == NULL || ctx->stopping)
+        return (void)json_decref(o);
+    json_object_set_new(o, "ok", json_boolean(error == NULL));
+    if (error != NULL) {
+        json_object_set_new(o, "error", json_string(error));
+    } else {
+        json_object_set_new(o, "queues", json_integer(m->n_queues));
+        json_object_set_new(o, "agents", json_integer(m->n_agents));
+        json_object_set_new(o, "moved", json_integer(rep != NULL ? rep->moved : 0));
+    }
+    push_everyone(ctx, "reload", o);
 }
 
 void
@@ -1368,17 +1500,7 @@ store_state(void *arg, int connected)
     json_object_set_new(o, "connected", json_boolean(connected));
     json_object_set_new(o, "journal", json_integer((json_int_t)st.journal_cmds));
     json_object_set_new(o, "journal_limit", json_integer((json_int_t)st.journal_limit));
-    /* every monitor hears of it, whatever it subscribed to */
-    for (struct rq_session *m = ctx->monitors; m != NULL; m = m->mon_next)
-        push(m, "redis", json_incref(o));
-    if (ctx->listener != NULL) {
-        size_t len;
-        char *line = rq_proto_push("redis", json_incref(o), &len);
-        if (line != NULL)
-            ctx->listener(ctx->listener_arg, 0, "redis", o, line, len - 1);
-        free(line);
-    }
-    json_decref(o);
+    push_everyone(ctx, "redis", o);
 }
 
 void

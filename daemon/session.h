@@ -52,6 +52,22 @@ void rq_session_ctx_stop(struct rq_session_ctx *ctx);
 void rq_session_ctx_free(struct rq_session_ctx *ctx);
 const struct rq_session_stats *rq_session_ctx_stats(const struct rq_session_ctx *ctx);
 
+/* After rq_router_reload(): run on conf from now on. Agents' sessions follow
+ * their agents into the new model; sessions of agents, sources and monitors
+ * the file no longer has get {"ev":"closed","reason":"removed"} and are
+ * closed. -1: out of memory (nothing changed). */
+int rq_session_ctx_reload(struct rq_session_ctx *ctx, const struct rq_conf *conf,
+                          const struct rq_reload_report *rep);
+/* What admin.reload calls (main.c's reload): 0 with rep filled, or -1 with
+ * err (RQ_E_BAD_CONFIG: "file:line: ..."). */
+typedef int rq_session_reload_fn(void *arg, struct rq_reload_report *rep, struct rq_error *err);
+void rq_session_ctx_set_reload(struct rq_session_ctx *ctx, rq_session_reload_fn *fn, void *arg);
+
+/* A reload ended (error NULL: done, rep its report): every monitor and the
+ * listener get a `reload` push, and the router's timer is re-armed. */
+void rq_session_ctx_reloaded(struct rq_session_ctx *ctx, const char *error,
+                             const struct rq_reload_report *rep);
+
 struct rq_store;
 /* Mirror every change to store, and hold each source's replies until the
  * changes they report are durable (NULL: memory only). */

@@ -517,6 +517,56 @@ write_everything(struct rq_store *s)
         rq_store_queue(s, &m->queues[i]);
 }
 
+/* DEL <prefix><kind><name><tail> */
+static void
+del_key(struct rq_store *s, const char *kind, const char *name, const char *tail)
+{
+    struct argv a = {0};
+
+    a_str(&a, "DEL");
+    a_key(&a, s, "%s%s%s", kind, name, tail);
+    emit(s, &a);
+}
+
+int
+rq_store_reload(struct rq_store *s, const struct rq_conf *conf, const struct rq_conf *old)
+{
+    const struct rq_model *m;
+    size_t nq = (size_t)(conf->n_queues ? conf->n_queues : 1);
+    uint8_t *dirty;
+    int *list;
+
+    if (s == NULL)
+        return 0;
+    dirty = calloc(nq, 1);
+    list = calloc(nq, sizeof(*list));
+    if (dirty == NULL || list == NULL) {
+        free(dirty);
+        free(list);
+        return -1;
+    }
+    free(s->queue_dirty);
+    free(s->dirty_list);
+    s->queue_dirty = dirty;
+    s->dirty_list = list;
+    s->n_dirty = 0;
+    s->conf = conf;
+    /* What the new file no longer has goes; the rest is written afresh
+     * (names, targets and order may all have changed). */
+    m = rq_router_model(s->router);
+    for (int q = 0; q < old->n_queues; q++) {
+        if (rq_conf_queue_index(conf, old->queues[q].name) >= 0)
+            continue;
+        del_key(s, "queue:", old->queues[q].name, ":stats");
+        del_key(s, "queue:", old->queues[q].name, ":waiting");
+    }
+    for (int i = 0; i < old->n_agents; i++)
+        if (rq_model_agent(m, old->agents[i].id) == NULL)
+            del_key(s, "agent:", old->agents[i].id, "");
+    write_everything(s);
+    return 0;
+}
+
 /*
  * Sending, acknowledging, journaling.
  */

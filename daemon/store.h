@@ -59,6 +59,13 @@ void rq_store_contact(struct rq_store *s, const struct rq_contact *c, enum rq_ch
 void rq_store_agent(struct rq_store *s, const struct rq_agent *a);
 void rq_store_queue(struct rq_store *s, const struct rq_queue *q);
 
+/* After rq_router_reload(), before rq_router_reload_settle(): queue names
+ * come from conf; keys of old's queues and agents that are gone are deleted
+ * and the live state is written afresh. The connection settings stay those
+ * of the configuration the store was made with, which must outlive it.
+ * -1: out of memory (nothing changed). */
+int rq_store_reload(struct rq_store *s, const struct rq_conf *conf, const struct rq_conf *old);
+
 /* Run cb when the current batch is durable (or journaled). */
 int rq_store_when_durable(struct rq_store *s, rq_store_done_cb *cb, void *arg);
 /* Sequence number of the current batch (batches complete in this order). */

@@ -65,7 +65,8 @@ usage(FILE *f)
           "  agents                          every agent's state\n"
           "  contacts [--queue Q]            contacts in ringqd (of queue Q)\n"
           "  top                             live view (q quits)\n"
-          "  reload                          reload the configuration (role admin)\n"
+          "  reload                          reload the configuration file; prints the outcome,\n"
+          "                                  exits 1 with its file:line when refused (role admin)\n"
           "  drain                           stop taking contacts and exit (role admin)\n"
           "  agent AGENT not-ready [REASON]  set an agent not ready (role supervisor)\n"
           "  agent AGENT ready               set an agent ready (role supervisor)\n"
@@ -467,8 +468,11 @@ cmd_admin(struct ctl *x, const char *what)
     } else {
         sig = json_string_value(json_object_get(reply, "signal"));
         if (strcmp(what, "reload") == 0)
-            printf("reload: ringqd accepted%s%s%s\n", sig ? " (" : "", sig ? sig : "",
-                   sig ? " raised: it reloads its configuration and logs the outcome)" : "");
+            printf("reload: done: %lld queues, %lld agents, %lld contacts moved to the fallback "
+                   "queue\n",
+                   (long long)json_integer_value(json_object_get(reply, "queues")),
+                   (long long)json_integer_value(json_object_get(reply, "agents")),
+                   (long long)json_integer_value(json_object_get(reply, "moved")));
         else
             printf("drain: ringqd accepted%s%s%s\n", sig ? " (" : "", sig ? sig : "",
                    sig ? " raised: it takes no new contacts and exits once those in progress "
