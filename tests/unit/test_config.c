@@ -144,6 +144,7 @@ test_sample_globals(void **state)
     assert_int_equal(rq_conf_queue_index(c, "billing"), 2);
     assert_int_equal(rq_conf_queue_index(c, "key_accounts"), 3);
     assert_int_equal(rq_conf_queue_index(c, "nope"), -1);
+    assert_int_equal(c->fallback_queue, rq_conf_queue_index(c, "support"));
 
     assert_int_equal(c->n_sources, 1);
     assert_string_equal(c->sources[0].name, "pbx1");
@@ -626,6 +627,9 @@ static const struct bad_case bad_cases[] = {
      "overflow to the queue itself ('sales')"},
     {"default tier unknown", FRAME "default_tier = \"gold\";\n", 4,
      "default_tier 'gold' is not defined in tiers"},
+    {"fallback queue unknown", FRAME "fallback_queue = \"suport\";\n", 4,
+     "fallback_queue 'suport' is not defined in queues"},
+    {"fallback queue not a string", FRAME "fallback_queue = 3;\n", 4, "fallback_queue"},
     {"max_wait tier unknown", QUEUE("max_wait_s = { vip2 = 30; };"), 3,
      "queue 'sales': max_wait_s: tier 'vip2' is not defined in tiers"},
     {"unknown strategy", QUEUE("strategy = \"fastest\";"), 3,

@@ -60,6 +60,7 @@ make_conf(const struct agent_spec *agents, int n_agents, const char *strategy)
         c->tiers[i].max_wait_ms = tier_max_wait[i];
     }
     c->default_tier = TI_STANDARD;
+    c->fallback_queue = -1;
     c->n_skills = N_SKILLS;
     c->skills = calloc(N_SKILLS, sizeof(*c->skills));
     for (int i = 0; i < N_SKILLS; i++)
@@ -1124,6 +1125,235 @@ test_scenario_mixed_agents_in_deadline_order(void **state)
     assert_true(offered >= 40);
 }
 
+/* ---- reload ---- */
+
+static const struct agent_spec reload_agents[] = {
+    {"a1", {[SK_SALES] = 5, [SK_BILLING] = 5}, "en", 0, 1},
+    {"a2", {[SK_SALES] = 5, [SK_BILLING] = 5}, "en", 0, 1},
+    {"a3", {[SK_SALES] = 5, [SK_SUPPORT] = 5}, "en", 0, 1},
+};
+
+static int
+setup_reload(void **state)
+{
+    *state = setup_with(reload_agents, 3, "longest_idle");
+    return 0;
+}
+
+static void
+rename_str(char **field, const char *name)
+{
+    free(*field);
+    *field = strdup(name);
+}
+
+/* Switch f to nc; returns what rq_router_reload returned. The old config
+ * goes once the router no longer uses it. */
+static int
+reload_to(struct fixture *f, struct rq_conf *nc, struct rq_reload_report *rep, struct rq_error *err)
+{
+    if (rq_router_reload(f->r, nc, rep, err) != 0) {
+        rq_conf_free(nc);
+        return -1;
+    }
+    free(rep->gone_udata);
+    rq_conf_free(f->conf);
+    f->conf = nc;
+    rq_router_reload_settle(f->r);
+    return 0;
+}
+
+/* a1 talking (c1), a2 ringing (c2), five waiting in sales of mixed tiers
+ * with one escalated, b1 waiting in billing. */
+static void
+reload_scene(struct fixture *f)
+{
+    static const char *const tiers[] = {"standard", "key_account", "emergency", "prospect",
+                                        "standard"};
+    char id[8];
+
+    login_ready(f, "a1");
+    new_contact(f, "c1", "sales", NULL);
+    assert_int_equal(rq_router_offer_accept(f->r, "a1", "c1", NULL), 0);
+    login_ready(f, "a2");
+    new_contact(f, "c2", "sales", NULL);
+    assert_string_equal(last(f, "offer")->agent, "a2");
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "w%d", i);
+        new_contact(f, id, "sales", tiers[i]);
+        advance(f, 700);
+    }
+    new_contact(f, "b1", "billing", "loyal");
+    advance(f, 6000); /* w0 is past 50 % of its target: relaxed */
+}
+
+/* The waiting contacts of queue q in service order (by position). */
+static int
+waiting_order(struct fixture *f, int q, char out[][8], int max)
+{
+    const struct rq_model *m = rq_router_model(f->r);
+    int n = 0;
+
+    for (const struct rq_contact *c = m->contacts; c != NULL; c = c->hh.next) {
+        int pos = rq_router_position(f->r, c);
+        if (c->state == RQ_CS_WAITING && c->queue == q && pos >= 1 && pos <= max) {
+            snprintf(out[pos - 1], 8, "%s", c->id);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void
+test_reload_keeps_every_contact(void **state)
+{
+    struct fixture *f = *state;
+    struct rq_conf *nc = make_conf(reload_agents, 3, "longest_idle");
+    struct rq_reload_report rep;
+    struct rq_error err;
+    char before[16][8] = {{0}}, after[16][8] = {{0}};
+    uint64_t ring_deadline, w0_arrived, b1_arrived, offered;
+    unsigned w0_steps;
+    int n_before, n_events;
+
+    reload_scene(f);
+    n_before = waiting_order(f, Q_SALES, before, 16);
+    assert_int_equal(n_before, 5);
+    ring_deadline = contact(f, "c2")->ring_deadline_ms;
+    w0_arrived = contact(f, "w0")->arrived_ms;
+    w0_steps = contact(f, "w0")->steps_done;
+    assert_true(w0_steps != 0);
+    b1_arrived = contact(f, "b1")->arrived_ms;
+    offered = rq_router_model(f->r)->queues[Q_SALES].total.offered;
+
+    /* billing goes (a new queue takes its place in the file), support's
+     * target doubles, the tier prospect goes: */
+    rename_str(&nc->queues[Q_BILLING].name, "billing_new");
+    nc->queues[Q_SUPPORT].answer_rings = 6;
+    nc->queues[Q_SUPPORT].target_ms[RQ_CH_VOICE] *= 2;
+    rename_str(&nc->tiers[TI_PROSPECT].name, "trial");
+    nc->fallback_queue = Q_SUPPORT;
+    n_events = f->n_ev;
+    advance(f, 100);
+    assert_int_equal(reload_to(f, nc, &rep, &err), 0);
+
+    assert_int_equal(rep.moved, 1);
+    assert_int_equal(rep.queues_removed, 1);
+    assert_int_equal(rep.queues_added, 1);
+    assert_int_equal(rep.agents_removed + rep.agents_added + rep.revoked + rep.retiring, 0);
+    /* nothing was revoked or offered anew; b1 was reported moved */
+    for (int i = n_events; i < f->n_ev; i++) {
+        assert_string_not_equal(f->ev[i].kind, "revoke");
+        assert_string_not_equal(f->ev[i].kind, "offer");
+    }
+    assert_string_equal(last(f, "contact")->what, "transferred");
+    assert_string_equal(last(f, "contact")->contact, "b1");
+
+    /* talking and ringing as before */
+    assert_int_equal(contact(f, "c1")->state, RQ_CS_CONNECTED);
+    assert_ptr_equal(contact(f, "c1")->agent, agent(f, "a1"));
+    assert_int_equal(agent(f, "a1")->state, RQ_AS_BUSY);
+    assert_int_equal(contact(f, "c2")->state, RQ_CS_RINGING);
+    assert_ptr_equal(agent(f, "a2")->offer, contact(f, "c2"));
+    assert_int_equal(contact(f, "c2")->ring_deadline_ms, ring_deadline);
+    /* waiting in the same order, escalation kept; b1 in support, its wait kept */
+    assert_int_equal(waiting_order(f, Q_SALES, after, 16), n_before);
+    for (int i = 0, j = 0; i < n_before; i++, j++) { /* w3 changed tier: its place may move */
+        i += strcmp(before[i], "w3") == 0;
+        j += strcmp(after[j], "w3") == 0;
+        if (i < n_before && j < n_before)
+            assert_string_equal(before[i], after[j]);
+    }
+    assert_int_equal(contact(f, "w0")->arrived_ms, w0_arrived);
+    assert_int_equal(contact(f, "w0")->steps_done, w0_steps);
+    assert_int_equal(contact(f, "b1")->queue, Q_SUPPORT);
+    assert_int_equal(contact(f, "b1")->arrived_ms, b1_arrived);
+    assert_int_equal(contact(f, "b1")->target_ms,
+                     (uint64_t)(nc->queues[Q_SUPPORT].target_ms[RQ_CH_VOICE] * 0.8 + 0.5));
+    assert_int_equal(contact(f, "w3")->tier, TI_STANDARD); /* prospect is gone */
+    assert_int_equal(contact(f, "w3")->target_ms, nc->queues[Q_SALES].target_ms[RQ_CH_VOICE]);
+    assert_int_equal(rq_router_model(f->r)->queues[Q_SALES].total.offered, offered);
+
+    /* and it all goes on: the ringing offer times out and is re-routed,
+     * the talking contact ends */
+    assert_int_equal(rq_router_contact_end(f->r, "c1", NULL), 0);
+    advance(f, 10000);
+    assert_int_equal(agent(f, "a2")->presence, RQ_PRES_NOT_READY);
+    assert_string_equal(agent(f, "a2")->reason, "rona");
+    assert_true(contact(f, "c1") == NULL);
+    assert_int_equal(contact(f, "c2")->state, RQ_CS_WAITING); /* back in the queue */
+    assert_int_equal(agent(f, "a1")->state, RQ_AS_RESERVED);  /* after wrap-up: the next */
+    assert_string_equal(last(f, "offer")->contact, "w2");     /* the emergency first */
+}
+
+static void
+test_reload_refused_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct rq_conf *nc = make_conf(reload_agents, 3, "longest_idle");
+    const struct rq_model *m;
+    struct rq_reload_report rep;
+    struct rq_error err;
+    int n_events;
+
+    reload_scene(f);
+    m = rq_router_model(f->r);
+    n_events = f->n_ev;
+    rename_str(&nc->queues[Q_BILLING].name, "billing_new"); /* b1 would be stranded */
+    assert_int_equal(reload_to(f, nc, &rep, &err), -1);
+    assert_int_equal(err.code, RQ_E_BAD_CONFIG);
+    assert_non_null(strstr(err.message, "queue 'billing' has 1 live contacts"));
+    assert_non_null(strstr(err.message, "fallback_queue"));
+    assert_ptr_equal(rq_router_model(f->r), m);
+    assert_int_equal(f->n_ev, n_events);
+    assert_int_equal(contact(f, "b1")->queue, Q_BILLING);
+    assert_int_equal(contact(f, "c2")->state, RQ_CS_RINGING);
+}
+
+static void
+test_reload_removed_agents(void **state)
+{
+    struct fixture *f = *state;
+    static const struct agent_spec next[] = {{"a4", {[SK_SALES] = 5}, "en", 0, 1}};
+    struct rq_conf *nc = make_conf(next, 1, "longest_idle");
+    struct rq_reload_report rep;
+    struct rq_error err;
+
+    reload_scene(f);
+    login_not_ready(f, "a3");
+    assert_int_equal(reload_to(f, nc, &rep, &err), 0);
+    assert_int_equal(rep.agents_removed, 3);
+    assert_int_equal(rep.agents_added, 1);
+    assert_int_equal(rep.revoked, 1);
+    assert_int_equal(rep.retiring, 1);
+    /* a2's offer was withdrawn, c2 waits again */
+    assert_string_equal(last(f, "revoke")->contact, "c2");
+    assert_string_equal(last(f, "revoke")->agent, "a2");
+    assert_string_equal(last(f, "revoke")->what, "removed");
+    assert_int_equal(contact(f, "c2")->state, RQ_CS_WAITING);
+    assert_true(agent(f, "a2") == NULL && agent(f, "a3") == NULL);
+    /* a1 keeps its call, is never offered again and cannot say ready */
+    assert_int_equal(contact(f, "c1")->state, RQ_CS_CONNECTED);
+    assert_true(agent(f, "a1")->retiring);
+    assert_string_equal(agent(f, "a1")->reason, "removed");
+    assert_int_equal(rq_router_agent_state(f->r, "a1", "ready", NULL, &err), -1);
+    assert_int_equal(err.code, RQ_E_BAD_STATE);
+    /* the new agent takes the contact that waited longest by deadline */
+    login_ready(f, "a4");
+    assert_string_equal(last(f, "offer")->agent, "a4");
+    /* a1's call ends: after its wrap-up it is logged out for good */
+    assert_int_equal(rq_router_contact_end(f->r, "c1", NULL), 0);
+    advance(f, 6000);
+    assert_int_equal(agent(f, "a1")->presence, RQ_PRES_LOGGED_OUT);
+    assert_int_equal(rq_router_agent_login(f->r, "a1", &err), -1);
+    assert_int_equal(err.code, RQ_E_NOT_FOUND);
+    /* the next reload forgets it */
+    nc = make_conf(next, 1, "longest_idle");
+    assert_int_equal(reload_to(f, nc, &rep, &err), 0);
+    assert_true(agent(f, "a1") == NULL);
+    assert_non_null(agent(f, "a4"));
+}
+
 int
 main(void)
 {
@@ -1164,6 +1394,10 @@ main(void)
         cmocka_unit_test_teardown(test_strategy_random, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_mixed_agents_in_deadline_order,
                                         setup_scenario, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_every_contact, setup_reload, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_refused_changes_nothing, setup_reload,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reload_removed_agents, setup_reload, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
