@@ -206,6 +206,8 @@ durable_cb(void *arg, int durable)
     s->waiters--;
     release_deferred(s, w->batch, durable);
     free(w);
+    if (s->close_after && s->def_head == NULL && !s->dead && !rq_net_closing(s->conn))
+        rq_net_close(s->conn, RQ_NET_CLOSE_FLUSH, "bye"); /* its reply went out */
     if (s->dead && s->waiters == 0)
         session_free(s);
 }
@@ -1234,7 +1236,7 @@ on_line(struct rq_conn *conn, void *udata, const char *line, size_t len, void *a
             rq_net_send_buffer(s->conn, s->held, 1);
         }
     }
-    if (s->close_after)
+    if (s->close_after && s->def_head == NULL) /* else once the reply is durable */
         rq_net_close(s->conn, RQ_NET_CLOSE_FLUSH, "bye");
     arm_router_timer(ctx);
 }

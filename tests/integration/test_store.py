@@ -135,6 +135,17 @@ class Keys(RedisCase):
         self.assertIn("ended", events)
         self.assertIn("offered", events)
 
+    def test_agent_bye_is_answered_then_closed(self):
+        """An agent's reply waits for Redis; bye's reply too, and only then
+        does the connection close (logged out in Redis)."""
+        r = self.redis()
+        d = self.start(conf(r))
+        a1 = self.agent(d, "a1")
+        a1.ok("bye")
+        self.assertTrue(a1.closed_by_peer(timeout=5.0))
+        self.wait_for("a1 logged out in Redis",
+                      lambda: r.lines("HGET", "ringq:agent:a1", "state") == ["logged_out"])
+
     def test_stats_channel_publishes(self):
         r = self.redis()
         d = self.start(conf(r))
