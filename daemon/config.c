@@ -98,6 +98,8 @@ static const char *const redis_keys[] = {"enabled",
                                          "connect_timeout_s",
                                          "command_timeout_s",
                                          "journal_max",
+                                         "max_pending",
+                                         "max_held_bytes",
                                          "events_maxlen",
                                          "wait_at_start",
                                          NULL};
@@ -266,21 +268,47 @@ find_by_name(const void *array, size_t stride, int n, const char *name)
     return -1;
 }
 
+/* Position of name in a sorted index of n entries; -1 if absent. */
+static int
+name_bsearch(const struct rq_conf_name *ix, int n, const char *name)
+{
+    int lo = 0, hi = n - 1;
+
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, ix[mid].name);
+
+        if (c == 0)
+            return ix[mid].index;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
 int
 rq_conf_skill_index(const struct rq_conf *conf, const char *name)
 {
+    if (conf->skill_index != NULL)
+        return name_bsearch(conf->skill_index, conf->n_skills, name);
     return find_by_name(conf->skills, sizeof(conf->skills[0]), conf->n_skills, name);
 }
 
 int
 rq_conf_tier_index(const struct rq_conf *conf, const char *name)
 {
+    if (conf->tier_index != NULL)
+        return name_bsearch(conf->tier_index, conf->n_tiers, name);
     return find_by_name(conf->tiers, sizeof(conf->tiers[0]), conf->n_tiers, name);
 }
 
 int
 rq_conf_queue_index(const struct rq_conf *conf, const char *name)
 {
+    if (conf->queue_index != NULL)
+        return name_bsearch(conf->queue_index, conf->n_queues, name);
     return find_by_name(conf->queues, sizeof(conf->queues[0]), conf->n_queues, name);
 }
 
@@ -354,6 +382,9 @@ rq_conf_free(struct rq_conf *conf)
     }
     free_clients(conf->sources, conf->n_sources);
     free_clients(conf->monitors, conf->n_monitors);
+    free(conf->skill_index);
+    free(conf->tier_index);
+    free(conf->queue_index);
     free(conf);
 }
 
@@ -937,6 +968,8 @@ load_redis(struct loader *L)
     rc->connect_timeout_ms = 2000;
     rc->command_timeout_ms = 5000;
     rc->journal_max = 100000;
+    rc->max_pending = 100000;
+    rc->max_held_bytes = 16u * 1024u * 1024u;
     rc->events_maxlen = 100000;
     rc->wait_at_start = 1;
     if (g == NULL) /* no section: live state stays in memory only */
@@ -968,6 +1001,14 @@ load_redis(struct loader *L)
         return -1;
     if (r > 0)
         rc->journal_max = (size_t)v;
+    if ((r = opt_int(L, g, "max_pending", "redis", 100, 100000000, &v)) < 0)
+        return -1;
+    if (r > 0)
+        rc->max_pending = (size_t)v;
+    if ((r = opt_int(L, g, "max_held_bytes", "redis", 65536, 4294967296LL, &v)) < 0)
+        return -1;
+    if (r > 0)
+        rc->max_held_bytes = (size_t)v;
     if ((r = opt_int(L, g, "events_maxlen", "redis", 0, 100000000, &v)) < 0)
         return -1;
     if (r > 0)
@@ -1148,6 +1189,8 @@ load_skills(struct loader *L)
     if (check_str_list(L, s, NULL, "skills", "[ \"sales\", \"support\" ]") < 0)
         return -1;
     n = config_setting_length(s);
+    if (n > RQ_MAX_SKILLS)
+        return fail(L, s, NULL, "%d skills, at most %d", n, RQ_MAX_SKILLS);
     c->skills = alloc_array((size_t)n, sizeof(c->skills[0]));
     L->skills.refs = alloc_array((size_t)n, sizeof(L->skills.refs[0]));
     if (c->skills == NULL || L->skills.refs == NULL)
@@ -1302,8 +1345,8 @@ load_skillrefs(struct loader *L, const config_setting_t *g, const char *ctx,
         if (config_setting_get_int64(e) < 1 || config_setting_get_int64(e) > RQ_MAX_LEVEL)
             return fail(L, e, ctx, "skill '%s' level %lld out of range 1..%d", name,
                         config_setting_get_int64(e), RQ_MAX_LEVEL);
-        out[i].skill = idx;
-        out[i].level = (int)config_setting_get_int64(e);
+        out[i].skill = (int16_t)idx; /* idx < n_skills <= RQ_MAX_SKILLS */
+        out[i].level = (int16_t)config_setting_get_int64(e);
     }
     *n_out = n;
     return 0;
@@ -1858,6 +1901,20 @@ load_fallback_queue(struct loader *L)
     return 0;
 }
 
+/* Keep a sorted name index in the configuration, for rq_conf_*_index. */
+static int
+keep_index(struct loader *L, const struct name_index *ix, struct rq_conf_name **out)
+{
+    struct rq_conf_name *v = alloc_array((size_t)ix->n, sizeof(*v));
+
+    if (v == NULL)
+        return oom(L);
+    for (int i = 0; i < ix->n; i++)
+        v[i] = (struct rq_conf_name){ix->refs[i].name, ix->refs[i].index};
+    *out = v;
+    return 0;
+}
+
 static int
 parse(struct loader *L)
 {
@@ -1899,6 +1956,10 @@ parse(struct loader *L)
     if (load_fallback_queue(L) < 0 || load_agents(L) < 0 ||
         load_clients(L, "sources", "source", &L->conf->sources, &L->conf->n_sources) < 0 ||
         load_clients(L, "monitors", "monitor", &L->conf->monitors, &L->conf->n_monitors) < 0)
+        return -1;
+    if (keep_index(L, &L->skills, &L->conf->skill_index) < 0 ||
+        keep_index(L, &L->tiers, &L->conf->tier_index) < 0 ||
+        keep_index(L, &L->queues, &L->conf->queue_index) < 0)
         return -1;
     return 0;
 }

@@ -49,10 +49,12 @@ int rq_persona_parse(const char *name, enum rq_persona *out);
 const char *rq_sl_variant_name(enum rq_sl_variant v);
 int rq_sl_variant_parse(const char *name, enum rq_sl_variant *out);
 
-/* One skill requirement or one agent skill: index into conf->skills, level 1..10. */
+/* One skill requirement or one agent skill: index into conf->skills, level 1..10.
+ * Two 16-bit fields, no padding: every contact, class key and agent holds an
+ * array of them, and class keys are hashed as bytes. */
 struct rq_conf_skillref {
-    int skill; /* index into rq_conf.skills */
-    int level; /* 1..RQ_MAX_LEVEL */
+    int16_t skill; /* index into rq_conf.skills (fewer than RQ_MAX_SKILLS) */
+    int16_t level; /* 1..RQ_MAX_LEVEL */
 };
 
 struct rq_conf_listener {
@@ -137,6 +139,8 @@ struct rq_conf_redis {
     uint32_t connect_timeout_ms; /* a connection attempt gives up after this */
     uint32_t command_timeout_ms; /* no answer this long: treated as an outage */
     size_t journal_max;          /* commands kept while Redis is unreachable */
+    size_t max_pending;          /* commands not acknowledged; beyond, `overloaded` */
+    size_t max_held_bytes;       /* replies held for Redis; beyond, reading pauses */
     size_t events_maxlen;        /* approximate cap of the events stream */
     int wait_at_start;           /* 1: at start-up, wait for Redis to recover state */
 };
@@ -185,6 +189,12 @@ struct rq_conf_client {
     enum rq_monitor_role role; /* monitors only (sources: always RQ_MON_ROLE_MONITOR) */
 };
 
+/* One entry of a sorted name index of struct rq_conf. */
+struct rq_conf_name {
+    const char *name; /* the element's own name (not a copy) */
+    int index;        /* its position in its array */
+};
+
 struct rq_conf {
     char *path;                     /* the file this came from */
     char *log_level;                /* "info" unless set */
@@ -211,6 +221,12 @@ struct rq_conf {
     int n_sources;
     struct rq_conf_client *monitors;
     int n_monitors;
+    /* Sorted by name (n_skills, n_tiers, n_queues entries), built by
+     * rq_conf_load for the lookups below: 5,000 queues are found by bsearch.
+     * NULL in a configuration built by hand; the lookups then scan. */
+    struct rq_conf_name *skill_index;
+    struct rq_conf_name *tier_index;
+    struct rq_conf_name *queue_index;
 };
 
 /* Load and validate path. On error returns NULL and fills err with

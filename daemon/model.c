@@ -4,6 +4,7 @@
  * rq_model_agent_refresh, every waiting contact through the class heaps, so
  * the router never scans all agents or all waiting contacts.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,16 @@ membership_cmp(const struct rq_heap_node *a, const struct rq_heap_node *b)
     const struct rq_membership *mb = rq_container_of(b, struct rq_membership, node);
 
     return rq_contact_cmp(ma->contact, mb->contact);
+}
+
+/* Non-empty classes by their first waiting contacts. */
+static int
+class_cmp(const struct rq_heap_node *a, const struct rq_heap_node *b)
+{
+    const struct rq_class *ca = rq_container_of(a, struct rq_class, ne_node);
+    const struct rq_class *cb = rq_container_of(b, struct rq_class, ne_node);
+
+    return membership_cmp(rq_heap_top(&ca->waiting), rq_heap_top(&cb->waiting));
 }
 
 static int
@@ -161,7 +172,7 @@ build_agents(struct rq_model *m, const struct rq_conf_agent *extra, int n_extra)
 static void
 contact_destroy(struct rq_contact *c)
 {
-    free(c->id);
+    /* c->id lives in c's own allocation (rq_model_contact_alloc) */
     free(c->source);
     free(c->customer_id);
     free(c->lang);
@@ -194,11 +205,15 @@ rq_model_new_ex(const struct rq_conf *conf, const struct rq_conf_agent *extra, i
     if (rq_bitset_init(&m->tmp, na) < 0 || rq_bitset_init(&m->cand, na) < 0 ||
         rq_bitset_init(&m->staffed, na) < 0)
         goto fail;
+    if ((m->keys = calloc(na ? na : 1, sizeof(*m->keys))) == NULL)
+        goto fail;
     m->skill_ge =
         calloc((size_t)(conf->n_skills ? conf->n_skills : 1) * RQ_MAX_LEVEL, sizeof(*m->skill_ge));
-    m->ne_by_skill = calloc((size_t)(conf->n_skills ? conf->n_skills : 1), sizeof(*m->ne_by_skill));
-    if (m->skill_ge == NULL || m->ne_by_skill == NULL)
+    m->ne = calloc((size_t)(conf->n_skills + 1) * RQ_MEDIA__COUNT, sizeof(*m->ne));
+    if (m->skill_ge == NULL || m->ne == NULL)
         goto fail;
+    for (int i = 0; i < (conf->n_skills + 1) * RQ_MEDIA__COUNT; i++)
+        rq_heap_init(&m->ne[i], class_cmp);
     for (size_t i = 0; i < (size_t)conf->n_skills * RQ_MAX_LEVEL; i++)
         if (rq_bitset_init(&m->skill_ge[i], na) < 0)
             goto fail;
@@ -274,10 +289,15 @@ rq_model_free(struct rq_model *m)
     for (int l = 0; l < m->n_langs; l++)
         free(m->langs[l]);
     free(m->langs);
-    free(m->ne_by_skill);
+    if (m->ne != NULL) {
+        for (int i = 0; i < (m->conf->n_skills + 1) * RQ_MEDIA__COUNT; i++)
+            rq_heap_free(&m->ne[i]);
+        free(m->ne);
+    }
     rq_bitset_free(&m->tmp);
     rq_bitset_free(&m->cand);
     rq_bitset_free(&m->staffed);
+    free(m->keys);
     rq_heap_free(&m->timers);
     free(m);
 }
@@ -379,6 +399,14 @@ rq_model_agent_refresh(struct rq_model *m, struct rq_agent *a, uint64_t now, int
         rq_bitset_clear(&m->staffed, (size_t)a->idx);
     else
         rq_bitset_set(&m->staffed, (size_t)a->idx);
+    m->keys[a->idx] = (struct rq_agent_key){
+        .idle_since_ms = a->idle_since_ms,
+        .login_ms = a->login_ms,
+        .work_ms = a->work_ms,
+        .work_since_ms = a->work_since_ms,
+        .levels = a->levels,
+        .handled = a->handled,
+    };
     *changed = st != a->state;
     if (*changed) {
         m->n_by_state[a->state]--;
@@ -411,42 +439,102 @@ struct rq_class *
 rq_model_class(struct rq_model *m, const struct rq_class_key *key)
 {
     struct rq_class *cl = NULL;
+    unsigned hashv;
 
-    HASH_FIND(hh, m->classes, key, sizeof(*key), cl);
+    /* Hash what the key holds, not its zero padding (equal keys have equal
+     * prefixes); the table still compares whole keys. */
+    HASH_VALUE(key,
+               offsetof(struct rq_class_key, reqs) + (size_t)key->n_reqs * sizeof(key->reqs[0]),
+               hashv);
+    HASH_FIND_BYHASHVALUE(hh, m->classes, key, sizeof(*key), hashv, cl);
     if (cl != NULL)
         return cl;
     if ((cl = calloc(1, sizeof(*cl))) == NULL)
         return NULL;
     memcpy(&cl->key, key, sizeof(*key));
     rq_heap_init(&cl->waiting, membership_cmp);
+    cl->ne_node.idx = (size_t)-1;
     cl->primary_skill = primary_skill(m, key);
     cl->queue_next = m->queues[key->queue].classes;
     m->queues[key->queue].classes = cl;
-    HASH_ADD(hh, m->classes, key, sizeof(cl->key), cl);
+    HASH_ADD_BYHASHVALUE(hh, m->classes, key, sizeof(cl->key), hashv, cl);
     return cl;
 }
 
-static struct rq_class **
-ne_head(struct rq_model *m, const struct rq_class *cl)
+const struct rq_heap *
+rq_model_ne(const struct rq_model *m, int skill, enum rq_media md)
 {
-    return cl->primary_skill < 0 ? &m->ne_any : &m->ne_by_skill[cl->primary_skill];
+    int row = skill < 0 ? m->conf->n_skills : skill;
+
+    return &m->ne[(size_t)row * RQ_MEDIA__COUNT + (size_t)md];
+}
+
+static struct rq_heap *
+ne_heap(struct rq_model *m, const struct rq_class *cl)
+{
+    return (struct rq_heap *)rq_model_ne(m, cl->primary_skill, (enum rq_media)cl->key.media);
+}
+
+/*
+ * A class's waiting memberships are kept sorted in service order, not just
+ * as a heap: a sorted array is also a valid min-heap (rq_heap_top and every
+ * reader of the heap stay right), and a contact's rank in a class is then a
+ * binary search, so a position costs O(classes x log n) instead of
+ * O(position). Insertion and removal move the tail of the array (memmove:
+ * sequential, about a microsecond for thousands). A membership's node.idx
+ * only tells whether it is in its class (0) or not ((size_t)-1); the
+ * rq_heap_* functions that move nodes are never used on these arrays.
+ */
+
+static struct rq_contact *
+class_at(const struct rq_class *cl, size_t i)
+{
+    return rq_container_of(cl->waiting.slots[i], struct rq_membership, node)->contact;
+}
+
+size_t
+rq_model_class_rank(const struct rq_class *cl, const struct rq_contact *c)
+{
+    size_t lo = 0, hi = cl->waiting.len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rq_contact_cmp(class_at(cl, mid), c) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 int
 rq_model_class_insert(struct rq_model *m, struct rq_membership *mb)
 {
     struct rq_class *cl = mb->cls;
+    struct rq_heap *h = &cl->waiting;
+    size_t at;
 
-    if (rq_heap_push(&cl->waiting, &mb->node) < 0)
-        return -1;
-    if (!cl->listed) {
-        struct rq_class **head = ne_head(m, cl);
-        cl->ne_prev = NULL;
-        cl->ne_next = *head;
-        if (*head != NULL)
-            (*head)->ne_prev = cl;
-        *head = cl;
-        cl->listed = 1;
+    if (h->len == h->cap) {
+        size_t ncap = h->cap ? 2 * h->cap : 2; /* most classes hold a contact or two */
+        struct rq_heap_node **ns = realloc(h->slots, ncap * sizeof(*ns));
+        if (ns == NULL)
+            return -1;
+        h->slots = ns;
+        h->cap = ncap;
+    }
+    at = rq_model_class_rank(cl, mb->contact);
+    memmove(&h->slots[at + 1], &h->slots[at], (h->len - at) * sizeof(h->slots[0]));
+    h->slots[at] = &mb->node;
+    h->len++;
+    mb->node.idx = 0;
+    if (!rq_heap_node_linked(&cl->ne_node)) {
+        if (rq_heap_push(ne_heap(m, cl), &cl->ne_node) < 0) {
+            h->len = 0; /* it was empty */
+            mb->node.idx = (size_t)-1;
+            return -1;
+        }
+    } else if (at == 0) {
+        rq_heap_update(ne_heap(m, cl), &cl->ne_node); /* a new first contact */
     }
     return 0;
 }
@@ -455,18 +543,26 @@ void
 rq_model_class_remove(struct rq_model *m, struct rq_membership *mb)
 {
     struct rq_class *cl = mb->cls;
+    struct rq_heap *h = &cl->waiting;
+    size_t at;
 
-    rq_heap_remove(&cl->waiting, &mb->node);
-    if (cl->waiting.len == 0 && cl->listed) {
-        if (cl->ne_prev != NULL)
-            cl->ne_prev->ne_next = cl->ne_next;
-        else
-            *ne_head(m, cl) = cl->ne_next;
-        if (cl->ne_next != NULL)
-            cl->ne_next->ne_prev = cl->ne_prev;
-        cl->ne_prev = cl->ne_next = NULL;
-        cl->listed = 0;
+    if (!rq_heap_node_linked(&mb->node))
+        return;
+    at = rq_model_class_rank(cl, mb->contact);
+    if (at >= h->len || h->slots[at] != &mb->node) {
+        /* its order changed while it waited (set_order before leaving) */
+        for (at = 0; at < h->len && h->slots[at] != &mb->node; at++)
+            ;
+        if (at == h->len)
+            return;
     }
+    memmove(&h->slots[at], &h->slots[at + 1], (h->len - at - 1) * sizeof(h->slots[0]));
+    h->len--;
+    mb->node.idx = (size_t)-1;
+    if (h->len == 0)
+        rq_heap_remove(ne_heap(m, cl), &cl->ne_node);
+    else if (at == 0)
+        rq_heap_update(ne_heap(m, cl), &cl->ne_node);
 }
 
 void
@@ -492,21 +588,20 @@ rq_model_timer_clear(struct rq_model *m, struct rq_timer *t)
 struct rq_contact *
 rq_model_contact_alloc(struct rq_model *m, const char *id)
 {
-    struct rq_contact *c = calloc(1, sizeof(*c));
+    size_t len = strlen(id);
+    struct rq_contact *c = calloc(1, sizeof(*c) + len + 1);
 
     if (c == NULL)
         return NULL;
-    if ((c->id = strdup(id)) == NULL) {
-        free(c);
-        return NULL;
-    }
+    /* The id right after the struct: one allocation less per contact. */
+    c->id = memcpy((char *)(c + 1), id, len + 1);
     c->timer.node.idx = (size_t)-1;
     c->timer.kind = RQ_TIMER_CONTACT;
     c->pref_node.idx = (size_t)-1;
     c->lang_idx = -1;
     c->persona = -1;
     c->seq = m->seq++;
-    HASH_ADD_KEYPTR(hh, m->contacts, c->id, strlen(c->id), c);
+    HASH_ADD_KEYPTR(hh, m->contacts, c->id, len, c);
     m->n_contacts++;
     return c;
 }

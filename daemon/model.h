@@ -8,9 +8,11 @@
  *   - per skill and level, a bitset of agents at that level or above;
  *   - per language and persona, a bitset of agents;
  *   - per routing class (one queue, medium, language and set of skill
- *     requirements) a heap of its waiting contacts in service order;
- *   - per skill, the list of non-empty classes that need it, so a freed agent
- *     looks only at classes it might serve.
+ *     requirements) its waiting contacts, sorted in service order (so a
+ *     contact's position is a binary search per class);
+ *   - per skill and medium, the non-empty classes that need it, ordered by
+ *     their first waiting contact, so a freed agent looks only at classes it
+ *     might serve, best first, and stops at the first it fits.
  * The I/O layer reads these structures (for snapshots and pushes) but never
  * writes them.
  */
@@ -75,12 +77,11 @@ struct rq_class_key {
 
 struct rq_class {
     struct rq_class_key key;
-    struct rq_heap waiting;             /* memberships, in service order */
-    int primary_skill;                  /* skill index it is listed under, -1: the any list */
-    struct rq_class *ne_prev, *ne_next; /* in the non-empty list of primary_skill */
-    int listed;                         /* 1 while in that list */
-    struct rq_class *queue_next;        /* next class of the same queue */
-    UT_hash_handle hh;                  /* model->classes, keyed by key */
+    struct rq_heap waiting;      /* memberships, sorted in service order (model.c) */
+    int primary_skill;           /* skill index it is listed under, -1: the any list */
+    struct rq_class *queue_next; /* next class of the same queue */
+    UT_hash_handle hh;           /* model->classes, keyed by key */
+    struct rq_heap_node ne_node; /* while non-empty: in rq_model_ne(primary_skill, media) */
 };
 
 /* A contact's place in one class: its own queue, or an overflow queue. */
@@ -189,6 +190,20 @@ struct rq_agent {
     UT_hash_handle hh;              /* model->agent_by_id */
 };
 
+/* What the built-in strategies compare, per agent index, in one dense
+ * array (rq_model.keys): a decision reads a few bytes per candidate, in
+ * index order, instead of one agent struct each. rq_model_agent_refresh
+ * copies them from the agent, as it sets the agent's availability: a change
+ * of these agent fields is followed by a refresh before any decision. */
+struct rq_agent_key {
+    uint64_t idle_since_ms; /* rq_agent.idle_since_ms */
+    uint64_t login_ms;      /* rq_agent.login_ms */
+    uint64_t work_ms;       /* rq_agent.work_ms */
+    uint64_t work_since_ms; /* rq_agent.work_since_ms */
+    const uint8_t *levels;  /* rq_agent.levels */
+    uint32_t handled;       /* rq_agent.handled */
+};
+
 /* Wait histogram of answered contacts: bucket upper edges as a share of the
  * contact's own target (so a queue's "within target" is one bucket edge),
  * the last bucket is +Inf. */
@@ -285,15 +300,17 @@ struct rq_model {
     struct rq_bitset *skill_ge; /* [skill * RQ_MAX_LEVEL + level - 1]: level or above */
     struct rq_bitset *lang_bs;  /* per language */
     struct rq_bitset persona_bs[RQ_PERSONA__COUNT];
-    struct rq_bitset staffed;      /* logged in */
-    struct rq_class *classes;      /* hash by key */
-    struct rq_class **ne_by_skill; /* non-empty classes listed per primary skill */
-    struct rq_class *ne_any;       /* non-empty classes that need no skill */
+    struct rq_bitset staffed; /* logged in */
+    struct rq_class *classes; /* hash by key */
     struct rq_heap timers;
     uint64_t seq;                 /* next contact sequence number */
     int n_by_state[RQ_AS__COUNT]; /* agents per derived state */
     struct rq_bitset tmp;         /* scratch for decisions */
     struct rq_bitset cand;        /* scratch: candidates of a decision */
+    /* Non-empty classes per primary skill and medium, each heap ordered by
+     * the classes' first waiting contacts (see rq_model_ne). */
+    struct rq_heap *ne;
+    struct rq_agent_key *keys; /* n_agents: what strategies compare (struct rq_agent_key) */
 };
 
 /* Build the model for conf (every agent logged out, no contacts). */
@@ -330,7 +347,13 @@ unsigned rq_model_agent_refresh(struct rq_model *m, struct rq_agent *a, uint64_t
 
 /* The class for key, created on first use (NULL on allocation failure). */
 struct rq_class *rq_model_class(struct rq_model *m, const struct rq_class_key *key);
+/* The non-empty classes of primary skill `skill` (-1: classes that need no
+ * skill) and medium md, as a heap of rq_class.ne_node ordered by each
+ * class's first waiting contact. */
+const struct rq_heap *rq_model_ne(const struct rq_model *m, int skill, enum rq_media md);
 int rq_model_class_insert(struct rq_model *m, struct rq_membership *mb);
+/* Number of cl's waiting memberships ordered before c: O(log n). */
+size_t rq_model_class_rank(const struct rq_class *cl, const struct rq_contact *c);
 void rq_model_class_remove(struct rq_model *m, struct rq_membership *mb);
 
 void rq_model_timer_set(struct rq_model *m, struct rq_timer *t, uint64_t due_ms);

@@ -103,6 +103,7 @@ agent_update(struct rq_router *r, struct rq_agent *a, int force)
 }
 
 static void serve_agent(struct rq_router *r, struct rq_agent *a);
+static double ewt_at(const struct rq_router *r, const struct rq_contact *c, int pos);
 static void retired_free(struct rq_conf_agent *v, int n);
 static void route_contact(struct rq_router *r, struct rq_contact *c);
 
@@ -337,26 +338,38 @@ candidates(struct rq_router *r, const struct rq_contact *c)
     struct rq_model *m = r->m;
     int any = 0;
 
-    rq_bitset_clear_all(&m->cand);
+    if (c->n_mem == 0)
+        rq_bitset_clear_all(&m->cand);
     for (int i = 0; i < c->n_mem; i++) {
+        /* cand |= available AND each skill level AND language: one pass */
         const struct rq_class_key *k = &c->mem[i].cls->key;
-        int ok = 1;
-        rq_bitset_copy(&m->tmp, &m->avail[k->media]);
-        for (int j = 0; ok && j < k->n_reqs; j++)
-            ok = rq_bitset_and(&m->tmp, &m->skill_ge[(size_t)k->reqs[j].skill * RQ_MAX_LEVEL +
-                                                     (size_t)(k->reqs[j].level - 1)]);
-        if (ok && k->lang >= 0)
-            ok = rq_bitset_and(&m->tmp, &m->lang_bs[k->lang]);
-        if (ok && !rq_bitset_empty(&m->tmp)) {
-            rq_bitset_or(&m->cand, &m->tmp);
-            any = 1;
+        const uint64_t *sets[RQ_MAX_REQS + 1];
+        const uint64_t *avail = m->avail[k->media].words;
+        uint64_t found = 0;
+        int ns = 0;
+        for (int j = 0; j < k->n_reqs; j++)
+            sets[ns++] = m->skill_ge[(size_t)k->reqs[j].skill * RQ_MAX_LEVEL +
+                                     (size_t)(k->reqs[j].level - 1)]
+                             .words;
+        if (k->lang >= 0)
+            sets[ns++] = m->lang_bs[k->lang].words;
+        for (size_t w = 0; w < m->cand.nwords; w++) {
+            uint64_t x = avail[w];
+            for (int j = 0; x != 0 && j < ns; j++)
+                x &= sets[j][w];
+            m->cand.words[w] = i == 0 ? x : m->cand.words[w] | x; /* the first one clears */
+            found |= x;
         }
+        any |= found != 0;
     }
     if (any && c->persona >= 0) {
         /* Prefer agents good with the customer's persona, if any is free. */
-        rq_bitset_copy(&m->tmp, &m->cand);
-        if (rq_bitset_and(&m->tmp, &m->persona_bs[c->persona]))
-            rq_bitset_copy(&m->cand, &m->tmp);
+        const uint64_t *pw = m->persona_bs[c->persona].words;
+        uint64_t hit = 0;
+        for (size_t w = 0; w < m->cand.nwords; w++)
+            hit |= m->cand.words[w] & pw[w];
+        for (size_t w = 0; hit != 0 && w < m->cand.nwords; w++)
+            m->cand.words[w] &= pw[w];
     }
     return any;
 }
@@ -398,15 +411,81 @@ better(struct rq_contact *best, struct rq_contact *c)
     return best == NULL || rq_contact_cmp(c, best) < 0 ? c : best;
 }
 
+/* The first waiting contact of the class in slot i of a non-empty-class heap. */
 static struct rq_contact *
-best_in_list(struct rq_router *r, struct rq_agent *a, struct rq_class *cl, struct rq_contact *best)
+ne_first(const struct rq_heap *h, size_t i)
 {
-    for (; cl != NULL; cl = cl->ne_next) {
-        struct rq_heap_node *top = rq_heap_top(&cl->waiting);
-        if (top == NULL || !rq_model_agent_can_take(a, (enum rq_media)cl->key.media) ||
-            !rq_model_agent_fits_class(r->m, &cl->key, a))
-            continue;
-        best = better(best, rq_container_of(top, struct rq_membership, node)->contact);
+    const struct rq_class *cl = rq_container_of(h->slots[i], struct rq_class, ne_node);
+
+    return rq_container_of(rq_heap_top(&cl->waiting), struct rq_membership, node)->contact;
+}
+
+/* Slots of h still to visit, a small binary heap by their first contacts. */
+#define NE_FRONTIER 64
+
+static void
+frontier_push(const struct rq_heap *h, size_t *open, size_t *n, size_t slot)
+{
+    size_t i = (*n)++;
+
+    while (i > 0 && rq_contact_cmp(ne_first(h, slot), ne_first(h, open[(i - 1) / 2])) < 0) {
+        open[i] = open[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    open[i] = slot;
+}
+
+static void
+frontier_pop(const struct rq_heap *h, size_t *open, size_t *n)
+{
+    size_t last = open[--*n], i = 0;
+
+    for (;;) {
+        size_t l = 2 * i + 1, best = l;
+        if (l >= *n)
+            break;
+        if (l + 1 < *n && rq_contact_cmp(ne_first(h, open[l + 1]), ne_first(h, open[l])) < 0)
+            best = l + 1;
+        if (rq_contact_cmp(ne_first(h, open[best]), ne_first(h, last)) >= 0)
+            break;
+        open[i] = open[best];
+        i = best;
+    }
+    open[i] = last;
+}
+
+/* The best of best and the first contacts of the classes in h that a fits.
+ * h is visited in service order (an ordered walk from its root), so this
+ * stops at the first class a fits, or as soon as the rest comes after best:
+ * a freed agent looks at a few classes, not at every class that waits. */
+static struct rq_contact *
+best_in_heap(struct rq_router *r, struct rq_agent *a, const struct rq_heap *h,
+             struct rq_contact *best)
+{
+    size_t open[NE_FRONTIER], n = 0;
+
+    if (h->len > 0)
+        open[n++] = 0;
+    while (n > 0) {
+        size_t slot = open[0];
+        const struct rq_class *cl = rq_container_of(h->slots[slot], struct rq_class, ne_node);
+        struct rq_contact *c = ne_first(h, slot);
+        if (best != NULL && rq_contact_cmp(c, best) >= 0)
+            return best;
+        if (rq_model_agent_fits_class(r->m, &cl->key, a))
+            return c;
+        frontier_pop(h, open, &n);
+        for (size_t ch = 2 * slot + 1; ch <= 2 * slot + 2 && ch < h->len; ch++) {
+            if (n == NE_FRONTIER) { /* a long run of classes a does not fit: look at all */
+                for (size_t i = 0; i < h->len; i++) {
+                    cl = rq_container_of(h->slots[i], struct rq_class, ne_node);
+                    if (rq_model_agent_fits_class(r->m, &cl->key, a))
+                        best = better(best, ne_first(h, i));
+                }
+                return best;
+            }
+            frontier_push(h, open, &n, ch);
+        }
     }
     return best;
 }
@@ -425,9 +504,13 @@ serve_agent(struct rq_router *r, struct rq_agent *a)
         if (rq_model_agent_can_take(a, rq_channel_media(c->channel)))
             best = c;
     }
-    for (int k = 0; k < a->conf->n_skills; k++)
-        best = best_in_list(r, a, r->m->ne_by_skill[a->conf->skills[k].skill], best);
-    best = best_in_list(r, a, r->m->ne_any, best);
+    for (int md = 0; md < RQ_MEDIA__COUNT; md++) {
+        if (!rq_model_agent_can_take(a, (enum rq_media)md))
+            continue;
+        for (int k = 0; k < a->conf->n_skills; k++)
+            best = best_in_heap(r, a, rq_model_ne(r->m, a->conf->skills[k].skill, md), best);
+        best = best_in_heap(r, a, rq_model_ne(r->m, -1, md), best);
+    }
     if (best != NULL)
         offer(r, best, a);
 }
@@ -624,10 +707,11 @@ rq_router_contact_new(struct rq_router *r, const char *source, const struct rq_c
     c->queued = c->state == RQ_CS_WAITING;
     c->ewt_at_arrival_ms = 0;
     if (c->state == RQ_CS_WAITING) {
-        double ewt = rq_router_ewt_s(r, c);
+        int pos = rq_router_position(r, c);
+        double ewt = ewt_at(r, c, pos);
         c->ewt_at_arrival_ms = (int64_t)(ewt * 1000.0 + 0.5);
         if (res != NULL) {
-            res->position = rq_router_position(r, c);
+            res->position = pos;
             res->ewt_s = ewt;
         }
     }
@@ -1307,35 +1391,46 @@ rq_router_run_timers(struct rq_router *r)
 int
 rq_router_position(const struct rq_router *r, const struct rq_contact *c)
 {
-    struct rq_membership key = {.contact = (struct rq_contact *)c};
     size_t ahead = 0;
 
     if (c->state != RQ_CS_WAITING)
         return 0;
     for (const struct rq_class *cl = r->m->queues[c->queue].classes; cl != NULL;
          cl = cl->queue_next)
-        ahead += rq_heap_count_before(&cl->waiting, &key.node);
+        ahead += rq_model_class_rank(cl, c); /* binary search: classes are kept sorted */
     return (int)ahead + 1;
+}
+
+/* EWT of c at position pos: agents logged in with its skills share the queue. */
+static double
+ewt_at(const struct rq_router *r, const struct rq_contact *c, int pos)
+{
+    const struct rq_model *m = r->m;
+    const uint64_t *sets[RQ_MAX_REQS];
+    struct rq_class_key k;
+    size_t staffed = 0;
+
+    if (pos == 0)
+        return 0;
+    contact_key(r, c, c->queue, &k);
+    for (int j = 0; j < k.n_reqs; j++) /* popcount(staffed AND each skill level): one pass */
+        sets[j] =
+            m->skill_ge[(size_t)k.reqs[j].skill * RQ_MAX_LEVEL + (size_t)(k.reqs[j].level - 1)]
+                .words;
+    for (size_t w = 0; w < m->staffed.nwords; w++) {
+        uint64_t x = m->staffed.words[w];
+        for (int j = 0; x != 0 && j < k.n_reqs; j++)
+            x &= sets[j][w];
+        if (x != 0) /* most words are: a popcount may be a libgcc call */
+            staffed += (size_t)__builtin_popcountll(x);
+    }
+    return (double)pos * m->queues[c->queue].aht_ewma_ms / 1000.0 / (double)(staffed ? staffed : 1);
 }
 
 double
 rq_router_ewt_s(const struct rq_router *r, const struct rq_contact *c)
 {
-    struct rq_model *m = r->m;
-    struct rq_class_key k;
-    size_t staffed;
-    int pos = rq_router_position(r, c);
-
-    if (pos == 0)
-        return 0;
-    contact_key(r, c, c->queue, &k);
-    rq_bitset_copy(&m->tmp, &m->staffed);
-    for (int j = 0; j < k.n_reqs; j++)
-        rq_bitset_and(
-            &m->tmp,
-            &m->skill_ge[(size_t)k.reqs[j].skill * RQ_MAX_LEVEL + (size_t)(k.reqs[j].level - 1)]);
-    staffed = rq_bitset_count(&m->tmp);
-    return (double)pos * m->queues[c->queue].aht_ewma_ms / 1000.0 / (double)(staffed ? staffed : 1);
+    return ewt_at(r, c, rq_router_position(r, c));
 }
 
 uint64_t
@@ -1512,7 +1607,7 @@ reload_check(struct reload *R, struct rq_error *err)
         return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
     for (int i = 0; i < m->n_agents; i++) {
         const struct rq_agent *a = &m->agents[i];
-        if (agent_in_conf(R->nc, a->id) >= 0 || a->load_total == 0)
+        if (agent_in_conf(R->nc, a->id) >= 0 || (a->load_total == 0 && !a->in_wrap))
             continue;
         if (retire_conf(&R->retired[R->n_retired++], a->conf) < 0)
             return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
@@ -1681,7 +1776,18 @@ reload_contact(struct reload *R, const struct rq_contact *o, struct rq_error *er
         }
     }
     c->reload_note = moved ? RQ_RELOAD_MOVED : 0;
-    set_targets(nr, c);
+    if (!moved && R->tmap[o->tier] >= 0) {
+        /* It keeps the target it arrived under, and so its place: new
+         * targets are for contacts that arrive from now on. */
+        c->target_ms = o->target_ms;
+        c->deadline_ms = o->deadline_ms;
+        c->max_wait_at_ms = o->max_wait_at_ms;
+        c->order_class = o->order_class;
+        c->order_ms = o->order_ms;
+        c->tier_rank = o->tier_rank;
+    } else {
+        set_targets(nr, c);
+    }
     q = &nm->queues[c->queue];
     if (o->agent != NULL)
         a = rq_model_agent(nm, o->agent->id);

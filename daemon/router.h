@@ -152,11 +152,13 @@ size_t rq_router_in_progress(const struct rq_router *r);
 /*
  * Reload. rq_router_reload() builds a new model for nc and carries every
  * live contact and agent over, keyed by name: waiting contacts keep arrival,
- * tier, priority and place; ringing ones keep ringing at the same agent;
+ * tier, priority, target and place (new targets are for new arrivals);
+ * ringing ones keep ringing at the same agent;
  * connected ones stay with their agent. A contact of a removed queue moves to
- * nc->fallback_queue (none set: the reload is refused). An agent removed
- * while on contacts stays, retiring (never offered, logged out when they
- * end); a removed agent's ringing offer is revoked (hook, reason "removed")
+ * nc->fallback_queue (none set: the reload is refused) and takes that
+ * queue's target for its tier. An agent removed while on contacts or in
+ * wrap-up stays, retiring (never offered, logged out when they end); a
+ * removed agent's ringing offer is revoked (hook, reason "removed")
  * and its contact waits again. Counters of kept queues are kept.
  *
  * On error nothing changed (err: RQ_E_BAD_CONFIG or RQ_E_INTERNAL). On

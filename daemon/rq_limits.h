@@ -14,6 +14,7 @@
 #define RQ_MAX_REASON_LEN    64     /* not_ready reason */
 #define RQ_MAX_REQS          16     /* skill requirements of one contact */
 #define RQ_MAX_LEVEL         10     /* proficiency levels are 1..10 */
+#define RQ_MAX_SKILLS        32767  /* skills in a configuration (a skill index is 16 bits) */
 #define RQ_MAX_STEPS         8      /* escalation steps of one queue */
 #define RQ_MAX_STEP_QUEUES   4      /* overflow queues one step adds */
 #define RQ_MAX_MEMBERSHIPS   8      /* own queue + overflow queues of a contact */

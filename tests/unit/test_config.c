@@ -690,6 +690,10 @@ static const struct bad_case bad_cases[] = {
      "skill 'sales' level 0 out of range 1..10"},
     {"port", FRAME "listen = { host = \"127.0.0.1\";\n  port = 70000; };\n", 5,
      "listen: port 70000 out of range 1..65535"},
+    {"redis max_pending", FRAME "redis = {\n  max_pending = 99; };\n", 5,
+     "redis: max_pending 99 out of range 100..100000000"},
+    {"redis max_held_bytes", FRAME "redis = { max_held_bytes = 1000; };\n", 4,
+     "redis: max_held_bytes 1000 out of range 65536..4294967296"},
     {"goal zero", QUEUE("goal_percent = 0;"), 3, "goal_percent 0 must be more than 0"},
     {"goal over 100", QUEUE("goal_percent = 100.5;"), 3, "goal_percent 100.5 out of range 0..100"},
     {"alert percent", QUEUE("alert_percent = 0;"), 3, "alert_percent 0 out of range 1..100"},
@@ -839,6 +843,64 @@ test_frames_load(void **state)
     }
 }
 
+/* --- the skill limit and the name indexes ------------------------------- */
+
+/* A file with n skills s00000.., one queue needing the last one, one agent
+ * having it at level 10. */
+static void
+write_skills(const char *path, int n)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fprintf(f, "skills = [");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\"s%05d\"", i ? ", " : " ", i);
+    fprintf(f,
+            " ];\ntiers = ( { name = \"standard\"; } );\n"
+            "queues = ( { name = \"q\"; skills = { s%05d = 3; }; } );\n"
+            "agents = ( { id = \"a1\"; token = \"t\"; skills = { s%05d = 10; }; } );\n",
+            n - 1, n - 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* RQ_MAX_SKILLS skills load (a skill index is 16 bits: the last one must
+ * survive), one more is refused; lookups by name use the loaded index. */
+static void
+test_skill_limit(void **state)
+{
+    struct fixture *fx = *state;
+    char err[RQ_ERR_LEN] = "", want[192];
+    struct rq_conf *c;
+
+    write_skills(fx->path, RQ_MAX_SKILLS);
+    c = load_ok(fx->path);
+    assert_int_equal(c->n_skills, RQ_MAX_SKILLS);
+    assert_int_equal(c->queues[0].skills[0].skill, RQ_MAX_SKILLS - 1);
+    assert_int_equal(c->queues[0].skills[0].level, 3);
+    assert_int_equal(c->agents[0].skills[0].skill, RQ_MAX_SKILLS - 1);
+    assert_int_equal(c->agents[0].skills[0].level, 10);
+    assert_non_null(c->skill_index);
+    for (int i = 0; i < RQ_MAX_SKILLS; i += 997) {
+        char name[16];
+        snprintf(name, sizeof(name), "s%05d", i);
+        assert_int_equal(rq_conf_skill_index(c, name), i);
+    }
+    assert_int_equal(rq_conf_skill_index(c, "s99999"), -1);
+    assert_int_equal(rq_conf_skill_index(c, ""), -1);
+    assert_int_equal(rq_conf_queue_index(c, "q"), 0);
+    assert_int_equal(rq_conf_queue_index(c, "r"), -1);
+    assert_int_equal(rq_conf_tier_index(c, "standard"), 0);
+    assert_int_equal(rq_conf_tier_index(c, "gold"), -1);
+    rq_conf_free(c);
+
+    write_skills(fx->path, RQ_MAX_SKILLS + 1);
+    assert_null(rq_conf_load(fx->path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s:1: %d skills, at most %d", fx->path, RQ_MAX_SKILLS + 1,
+             RQ_MAX_SKILLS);
+    assert_string_equal(err, want);
+}
+
 int
 main(void)
 {
@@ -854,6 +916,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skill_limit, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
