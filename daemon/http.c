@@ -1189,6 +1189,12 @@ metrics_process(struct rq_http *h, struct evbuffer *b, const struct rq_model *m)
     evbuffer_add_printf(b, "ringq_protocol_errors_total %" PRIu64 "\n", ss->errors);
     family(b, "ringq_protocol_auth_failures_total", "counter", "NDJSON hellos refused.");
     evbuffer_add_printf(b, "ringq_protocol_auth_failures_total %" PRIu64 "\n", ss->auth_failures);
+    family(b, "ringq_overloaded_total", "counter",
+           "contact.new answered overloaded: Redis too far behind (redis.max_pending).");
+    evbuffer_add_printf(b, "ringq_overloaded_total %" PRIu64 "\n", ss->overloaded);
+    family(b, "ringq_input_holds_total", "counter",
+           "Times reading from a client paused until Redis caught up.");
+    evbuffer_add_printf(b, "ringq_input_holds_total %" PRIu64 "\n", ss->input_holds);
 
     family(b, "ringq_http_requests_total", "counter", "HTTP requests answered.");
     evbuffer_add_printf(b, "ringq_http_requests_total %" PRIu64 "\n", h->stats.requests);

@@ -247,9 +247,11 @@ reload(void *arg, struct rq_reload_report *rep, struct rq_error *err)
         rq_log_set_level(level);
     d->reload_error[0] = '\0';
     log_notice("reload: %s: %d queues (+%d -%d), %d agents (+%d -%d), %d contacts moved to "
-               "the fallback queue, %d offers revoked, %d agents finishing their contacts",
+               "'%s', %d offers revoked, %d removed agents finishing their contacts",
                d->path, nc->n_queues, rep->queues_added, rep->queues_removed, nc->n_agents,
-               rep->agents_added, rep->agents_removed, rep->moved, rep->revoked, rep->retiring);
+               rep->agents_added, rep->agents_removed, rep->moved,
+               nc->fallback_queue >= 0 ? nc->queues[nc->fallback_queue].name : "(none)",
+               rep->revoked, rep->retiring);
     rq_session_ctx_reloaded(d->ctx, NULL, rep);
     if (d->sd != NULL)
         rq_sdnotify_ready(d->sd);

@@ -39,7 +39,7 @@
 #define NET_RESUME_OUTPUT     (RQ_OUTPUT_HIGH_WATER / 8) /* ... and start again below this */
 #define NET_ACCEPT_BACKOFF_MS 1000 /* listeners pause this long after accept() fails */
 #define NET_PEER_LEN          64   /* "[ipv6]:port" */
-#define NET_DESC_LEN          (RQ_ERR_LEN + 128)
+#define NET_DESC_LEN          (2 * RQ_ERR_LEN + 8) /* both listeners' descriptions */
 
 static const char overloaded_line[] =
     "{\"ok\":false,\"error\":{\"code\":\"overloaded\",\"message\":\"too many clients\"}}\n";
@@ -67,8 +67,11 @@ struct rq_conn {
     int authed;                  /* hello succeeded */
     int discarding;              /* dropping the rest of an oversized line */
     int paused;                  /* output over NET_PAUSE_OUTPUT: requests not read */
+    int held;                    /* the session asked to stop reading (rq_net_hold_input) */
     int eof;                     /* the client closed its side */
     int wr_shut;                 /* our side is shut down (lingering close) */
+    int in_flush;                /* on net->flush_head: output to write this loop turn */
+    struct rq_conn *flush_next;  /* net->flush_head list */
     struct rq_conn *prev, *next; /* net->conns */
     struct rq_conn *reap_next;   /* net->reap_head list */
 };
@@ -85,6 +88,8 @@ struct rq_net {
     ino_t unix_ino;             /*   a file some other process put there */
     struct event *reap_ev;      /* frees DEAD connections at the top of the loop */
     struct event *backoff_ev;   /* re-enables listeners after accept errors */
+    struct event *flush_ev;     /* writes queued output at the end of the loop turn */
+    struct rq_conn *flush_head; /* connections with output queued this turn */
     struct rq_conn *conns;      /* every connection not freed yet */
     struct rq_conn *reap_head;  /* DEAD connections, oldest first */
     struct rq_conn *reap_tail;  /* newest DEAD connection */
@@ -155,6 +160,7 @@ conn_flush_close(struct rq_conn *c, const char *why)
     event_del(c->resume);
     bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    bufferevent_enable(c->bev, EV_WRITE); /* libevent writes the rest (write_cb) */
     if (!c->eof)
         bufferevent_enable(c->bev, EV_READ);
     event_add(c->timer, &tv);
@@ -165,6 +171,12 @@ conn_flush_close(struct rq_conn *c, const char *why)
 static void
 reap_one(struct rq_net *net, struct rq_conn *c)
 {
+    if (c->in_flush) {
+        struct rq_conn **pp = &net->flush_head;
+        while (*pp != c)
+            pp = &(*pp)->flush_next;
+        *pp = c->flush_next;
+    }
     if (!c->refused)
         log_info("client %llu (%s) closed: %s", (unsigned long long)c->id, c->peer,
                  c->why != NULL ? c->why : "closed");
@@ -237,7 +249,7 @@ conn_process(struct rq_conn *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     int budget = NET_LINES_PER_RUN;
 
-    while (c->state == CONN_OPEN && !c->paused) {
+    while (c->state == CONN_OPEN && !c->paused && !c->held) {
         size_t avail = evbuffer_get_length(in);
         struct evbuffer_ptr eol;
         size_t len, cut;
@@ -305,7 +317,7 @@ conn_process(struct rq_conn *c)
             c->net->cbs.line(c, c->udata, (const char *)p, cut, c->net->arg);
         evbuffer_drain(in, len + 1);
     }
-    if (c->state == CONN_OPEN && c->eof && !c->paused && evbuffer_get_length(in) == 0)
+    if (c->state == CONN_OPEN && c->eof && !c->paused && !c->held && evbuffer_get_length(in) == 0)
         conn_flush_close(c, "closed by client");
 }
 
@@ -322,6 +334,21 @@ read_cb(struct bufferevent *bev, void *arg)
     conn_process(c);
 }
 
+/* An open connection's output shrank to pending bytes: resume reading
+ * when it was paused, and leave writing to flush_cb once it is empty. */
+static void
+output_drained(struct rq_conn *c, size_t pending)
+{
+    if (c->paused && pending <= NET_RESUME_OUTPUT) {
+        struct timeval zero = {0, 0};
+        c->paused = 0;
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        event_add(c->resume, &zero);
+    }
+    if (pending == 0)
+        bufferevent_disable(c->bev, EV_WRITE);
+}
+
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
@@ -333,12 +360,59 @@ write_cb(struct bufferevent *bev, void *arg)
             conn_flushed(c);
         return;
     }
-    if (c->state == CONN_OPEN && c->paused && pending <= NET_RESUME_OUTPUT) {
-        struct timeval zero = {0, 0};
-        c->paused = 0;
-        bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-        event_add(c->resume, &zero);
+    if (c->state == CONN_OPEN)
+        output_drained(c, pending);
+}
+
+/*
+ * Output of open connections is written at the end of the loop turn that
+ * queued it, straight to the socket: one write per client and turn, and no
+ * write event to register and remove each time. Only what the socket does
+ * not take waits for libevent's write event (then write_cb).
+ */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq_net *net = arg;
+    struct rq_conn *c;
+
+    while ((c = net->flush_head) != NULL) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        int n;
+        net->flush_head = c->flush_next;
+        c->in_flush = 0;
+        if (c->state != CONN_OPEN || evbuffer_get_length(out) == 0)
+            continue;
+        /* the socket bufferevent keeps its output's start frozen except
+         * while it writes itself: the same here */
+        evbuffer_unfreeze(out, 1);
+        n = evbuffer_write(out, bufferevent_getfd(c->bev));
+        evbuffer_freeze(out, 1);
+        if (n < 0) {
+            int e = EVUTIL_SOCKET_ERROR();
+            if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR) {
+                c->why = evutil_socket_error_to_string(e);
+                conn_kill(c, NULL);
+                continue;
+            }
+        }
+        if (evbuffer_get_length(out) > 0)
+            bufferevent_enable(c->bev, EV_WRITE);
+        else
+            output_drained(c, 0);
     }
+}
+
+/* Output was queued for c: write it at the end of this loop turn. */
+static void
+queue_flush(struct rq_conn *c)
+{
+    if (c->in_flush || c->state != CONN_OPEN)
+        return;
+    c->in_flush = 1;
+    c->flush_next = c->net->flush_head;
+    c->net->flush_head = c;
+    event_active(c->net->flush_ev, EV_WRITE, 0);
 }
 
 static void
@@ -519,6 +593,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
         event_add(c->timer, &tv);
     }
     bufferevent_enable(c->bev, EV_READ);
+    bufferevent_disable(c->bev, EV_WRITE); /* flush_cb writes (see there) */
 }
 
 static void
@@ -711,7 +786,8 @@ rq_net_new(struct event_base *base, const struct rq_conf *conf, const struct rq_
     net->arg = arg;
     net->reap_ev = event_new(base, -1, 0, reap_cb, net);
     net->backoff_ev = evtimer_new(base, backoff_cb, net);
-    if (net->reap_ev == NULL || net->backoff_ev == NULL) {
+    net->flush_ev = event_new(base, -1, 0, flush_cb, net);
+    if (net->reap_ev == NULL || net->backoff_ev == NULL || net->flush_ev == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -769,6 +845,8 @@ rq_net_free(struct rq_net *net)
         event_free(net->reap_ev);
     if (net->backoff_ev != NULL)
         event_free(net->backoff_ev);
+    if (net->flush_ev != NULL)
+        event_free(net->flush_ev);
     free(net);
 }
 
@@ -828,6 +906,7 @@ rq_net_send(struct rq_conn *c, const void *data, size_t len, int is_push)
         conn_kill(c, "out of memory");
         return -1;
     }
+    queue_flush(c);
     return 0;
 }
 
@@ -842,6 +921,7 @@ rq_net_send_buffer(struct rq_conn *c, struct evbuffer *buf, int is_push)
         conn_kill(c, "out of memory");
         return -1;
     }
+    queue_flush(c);
     return 0;
 }
 
@@ -865,6 +945,20 @@ rq_net_set_authenticated(struct rq_conn *c)
         event_del(c->timer);
         bufferevent_setwatermark(c->bev, EV_READ, 0, c->max_line + 2);
     }
+}
+
+void
+rq_net_hold_input(struct rq_conn *c, int hold)
+{
+    struct timeval zero = {0, 0};
+
+    if (c->held == !!hold)
+        return;
+    c->held = !!hold;
+    /* Held: lines stay in the input buffer, which stops filling at its high
+     * watermark, so the client's writes block (TCP back-pressure). */
+    if (!c->held && c->state == CONN_OPEN)
+        event_add(c->resume, &zero);
 }
 
 int

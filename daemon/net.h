@@ -85,6 +85,9 @@ void rq_net_close(struct rq_conn *conn, enum rq_net_close_how how, const char *w
 /* hello succeeded: cancel the hello timeout, raise the line limit to
  * conf->max_line_bytes. */
 void rq_net_set_authenticated(struct rq_conn *conn);
+/* Stop (hold = 1) or resume handling the client's lines. While held,
+ * unread input stays in the kernel and the client's writes block. */
+void rq_net_hold_input(struct rq_conn *conn, int hold);
 int rq_net_closing(const struct rq_conn *conn);
 /* "127.0.0.1:53422", "[::1]:4000" or "unix" */
 const char *rq_net_peer(const struct rq_conn *conn);

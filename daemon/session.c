@@ -59,6 +59,9 @@ struct rq_session {
     int waiters;                            /* store waiters that point at this session */
     int dead;                               /* closed; freed when the last waiter ran */
     enum rq_monitor_role mon_role;          /* role monitor: what it may do besides watching */
+    int input_held;                         /* its lines are not read until Redis catches up */
+    struct rq_session *hold_prev;           /* ctx->holding */
+    struct rq_session *hold_next;           /* ctx->holding */
     UT_hash_handle hh;                      /* ctx->sources, keyed by name */
 };
 
@@ -102,8 +105,12 @@ struct rq_session_ctx {
     void *listener_arg;            /* its argument */
     unsigned listener_topics;      /* RQ_TOPIC_* it wants (counted in n_topic) */
     uint64_t started_ms;           /* monotonic time the context was made (uptime) */
+    struct event *retired_ev;      /* closes sessions of retired agents that are done */
     rq_session_reload_fn *reload;  /* admin.reload, or NULL */
     void *reload_arg;              /* its argument */
+    size_t held_bytes;             /* bytes of deferred lines, all sessions together */
+    struct rq_session *holding;    /* sessions whose input is held until Redis catches up */
+    struct event *hold_timer;      /* re-checks the held sessions while there are some */
 };
 
 /* --- small helpers --- */
@@ -170,6 +177,91 @@ topic_bit(int t)
 
 static void session_free(struct rq_session *s);
 
+/* --- overload: reading paused while Redis is far behind --- */
+
+#define HOLD_CHECK_MS 5 /* held sessions are re-checked this often */
+
+/* Stop reading from clients adding work: the replies held for Redis pass
+ * redis.max_held_bytes, or what Redis has not acknowledged passes twice
+ * redis.max_pending (from max_pending on, contact.new is refused; ends,
+ * abandons and answers are taken until here). */
+static int
+over_hold_bound(const struct rq_session_ctx *ctx)
+{
+    const struct rq_conf_redis *rc = &ctx->conf->redis;
+
+    return ctx->held_bytes > rc->max_held_bytes ||
+           rq_store_pending(ctx->store) > 2 * rc->max_pending;
+}
+
+static int
+below_resume_bound(const struct rq_session_ctx *ctx)
+{
+    const struct rq_conf_redis *rc = &ctx->conf->redis;
+
+    return ctx->held_bytes <= rc->max_held_bytes / 2 &&
+           rq_store_pending(ctx->store) <= rc->max_pending;
+}
+
+static void
+hold_input(struct rq_session *s)
+{
+    struct rq_session_ctx *ctx = s->ctx;
+    struct timeval tv = {0, HOLD_CHECK_MS * 1000};
+
+    if (s->input_held || s->dead || rq_net_closing(s->conn))
+        return;
+    s->input_held = 1;
+    s->hold_prev = NULL;
+    s->hold_next = ctx->holding;
+    if (ctx->holding != NULL)
+        ctx->holding->hold_prev = s;
+    ctx->holding = s;
+    ctx->stats.input_holds++;
+    rq_net_hold_input(s->conn, 1);
+    if (!evtimer_pending(ctx->hold_timer, NULL))
+        evtimer_add(ctx->hold_timer, &tv);
+}
+
+/* Out of ctx->holding (the caller resumes reading, or the session goes). */
+static void
+unlist_held(struct rq_session *s)
+{
+    if (!s->input_held)
+        return;
+    if (s->hold_prev != NULL)
+        s->hold_prev->hold_next = s->hold_next;
+    else
+        s->ctx->holding = s->hold_next;
+    if (s->hold_next != NULL)
+        s->hold_next->hold_prev = s->hold_prev;
+    s->hold_prev = s->hold_next = NULL;
+    s->input_held = 0;
+}
+
+static void
+resume_held(struct rq_session_ctx *ctx)
+{
+    if (ctx->holding == NULL || !below_resume_bound(ctx))
+        return;
+    while (ctx->holding != NULL) {
+        struct rq_session *s = ctx->holding;
+        unlist_held(s);
+        rq_net_hold_input(s->conn, 0);
+    }
+}
+
+static void
+hold_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq_session_ctx *ctx = arg;
+    struct timeval tv = {0, HOLD_CHECK_MS * 1000};
+
+    resume_held(ctx);
+    if (ctx->holding != NULL && !ctx->stopping)
+        evtimer_add(ctx->hold_timer, &tv);
+}
+
 /* Send deferred lines whose batch is at most upto; durable says whether
  * that batch reached Redis. */
 static void
@@ -192,6 +284,7 @@ release_deferred(struct rq_session *s, uint64_t upto, int durable)
                 rq_net_send(s->conn, d->line, d->len, d->is_push);
             }
         }
+        s->ctx->held_bytes -= d->len;
         free(d->line);
         free(d);
     }
@@ -206,6 +299,7 @@ durable_cb(void *arg, int durable)
     s->waiters--;
     release_deferred(s, w->batch, durable);
     free(w);
+    resume_held(s->ctx);
     if (s->close_after && s->def_head == NULL && !s->dead && !rq_net_closing(s->conn))
         rq_net_close(s->conn, RQ_NET_CLOSE_FLUSH, "bye"); /* its reply went out */
     if (s->dead && s->waiters == 0)
@@ -240,6 +334,9 @@ defer_line(struct rq_session *s, const char *line, size_t len, int is_push)
     else
         s->def_head = d;
     s->def_tail = d;
+    ctx->held_bytes += len;
+    if (!s->input_held && over_hold_bound(ctx))
+        hold_input(s);
     if (s->def_batch != batch) {
         struct durable_wait *w = malloc(sizeof(*w));
         if (w == NULL || rq_store_when_durable(ctx->store, durable_cb, w) < 0) {
@@ -556,6 +653,8 @@ hook_agent(void *arg, const struct rq_agent *a)
         return;
     if (a->udata != NULL)
         push_agent_state(a->udata, a);
+    if (a->retiring && a->presence == RQ_PRES_LOGGED_OUT && a->udata != NULL)
+        event_active(ctx->retired_ev, EV_TIMEOUT, 0); /* not from inside a router call */
     if (ctx->n_topic[TOPIC_AGENTS] > 0)
         push_monitors(ctx, TOPIC_AGENTS, "agent_state", rq_view_agent_state(ctx->router, a));
     if (ctx->n_topic[TOPIC_QUEUES] > 0) {
@@ -845,11 +944,20 @@ static int
 do_contact_new(struct rq_session *s, const struct rq_msg *msg, json_t **extra, struct rq_error *err)
 {
     struct rq_contact_result res = {0, 0};
+    uint32_t retry_ms = 0;
     json_t *o;
 
     if (s->ctx->store != NULL && !rq_store_accepting(s->ctx->store))
         return rq_fail(err, RQ_E_UNAVAILABLE,
                        "Redis has been unreachable too long: the outage journal is full");
+    if (rq_store_overloaded(s->ctx->store, &retry_ms)) {
+        s->ctx->stats.overloaded++;
+        return rq_fail(err, RQ_E_OVERLOADED,
+                       "Redis is behind: %zu changes not acknowledged (redis.max_pending %zu); "
+                       "retry in %u ms",
+                       rq_store_pending(s->ctx->store), s->ctx->conf->redis.max_pending,
+                       (unsigned)retry_ms);
+    }
     if (rq_router_contact_new(s->ctx->router, s->name, &msg->u.contact, &res, err) != 0)
         return -1;
     s->ctx->patch_next_reply = s->ctx->store != NULL;
@@ -1116,11 +1224,10 @@ do_supervisor_op(struct rq_session *s, const struct rq_msg *msg, json_t **extra,
         /* Done before the reply: it says how the reload went. */
         if (ctx->reload(ctx->reload_arg, &rep, err) != 0)
             return -1;
-        m = rq_router_model(ctx->router);
         if ((*extra = obj()) != NULL) {
             json_object_set_new(*extra, "reloaded", json_true());
-            json_object_set_new(*extra, "queues", json_integer(m->n_queues));
-            json_object_set_new(*extra, "agents", json_integer(m->n_agents));
+            json_object_set_new(*extra, "queues", json_integer(ctx->conf->n_queues));
+            json_object_set_new(*extra, "agents", json_integer(ctx->conf->n_agents));
             json_object_set_new(*extra, "moved", json_integer(rep.moved));
         }
         return 0;
@@ -1264,6 +1371,7 @@ on_close(struct rq_conn *conn, void *udata, void *arg)
             log_debug("agent %s logout: %s", a->id, err.message);
         arm_router_timer(ctx);
     }
+    unlist_held(s);
     if (s->waiters > 0) {
         s->dead = 1; /* durable_cb frees it */
         return;
@@ -1290,6 +1398,29 @@ const struct rq_net_cbs rq_session_net_cbs = {
 
 /* --- context --- */
 
+/* Agents a reload removed, done with their last contact, leave: their
+ * sessions are closed (reason removed), as those of idle ones were. */
+static void
+retired_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq_session_ctx *ctx = arg;
+    const struct rq_model *m;
+    char b[LOG_NAME_LEN];
+
+    if (ctx->router == NULL || ctx->stopping)
+        return;
+    m = rq_router_model(ctx->router);
+    for (int i = 0; i < m->n_agents; i++) {
+        const struct rq_agent *a = &m->agents[i];
+        if (!a->retiring || a->presence != RQ_PRES_LOGGED_OUT || a->udata == NULL)
+            continue;
+        log_notice("agent %s: removed from the configuration and done with its contacts; its "
+                   "session is closed",
+                   esc(b, a->id));
+        kick(a->udata, "removed", "agent removed from the configuration");
+    }
+}
+
 struct rq_session_ctx *
 rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf)
 {
@@ -1303,7 +1434,10 @@ rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf)
     ctx->timer_due_ms = UINT64_MAX;
     ctx->router_timer = evtimer_new(base, router_timer_cb, ctx);
     ctx->stats_timer = evtimer_new(base, stats_flush_cb, ctx);
-    if (ctx->router_timer == NULL || ctx->stats_timer == NULL) {
+    ctx->hold_timer = evtimer_new(base, hold_timer_cb, ctx);
+    ctx->retired_ev = evtimer_new(base, retired_cb, ctx);
+    if (ctx->router_timer == NULL || ctx->stats_timer == NULL || ctx->hold_timer == NULL ||
+        ctx->retired_ev == NULL) {
         rq_session_ctx_free(ctx);
         return NULL;
     }
@@ -1444,7 +1578,6 @@ void
 rq_session_ctx_reloaded(struct rq_session_ctx *ctx, const char *error,
                         const struct rq_reload_report *rep)
 {
-    const struct rq_model *m = rq_router_model(ctx->router);
     json_t *o = obj();
 
     arm_router_timer(ctx);
@@ -1454,8 +1587,8 @@ rq_session_ctx_reloaded(struct rq_session_ctx *ctx, const char *error,
     if (error != NULL) {
         json_object_set_new(o, "error", json_string(error));
     } else {
-        json_object_set_new(o, "queues", json_integer(m->n_queues));
-        json_object_set_new(o, "agents", json_integer(m->n_agents));
+        json_object_set_new(o, "queues", json_integer(ctx->conf->n_queues));
+        json_object_set_new(o, "agents", json_integer(ctx->conf->n_agents));
         json_object_set_new(o, "moved", json_integer(rep != NULL ? rep->moved : 0));
     }
     push_everyone(ctx, "reload", o);
@@ -1465,10 +1598,14 @@ void
 rq_session_ctx_stop(struct rq_session_ctx *ctx)
 {
     ctx->stopping = 1;
+    if (ctx->retired_ev != NULL)
+        evtimer_del(ctx->retired_ev);
     if (ctx->router_timer != NULL)
         evtimer_del(ctx->router_timer);
     if (ctx->stats_timer != NULL)
         evtimer_del(ctx->stats_timer);
+    if (ctx->hold_timer != NULL)
+        evtimer_del(ctx->hold_timer);
 }
 
 void
@@ -1482,6 +1619,10 @@ rq_session_ctx_free(struct rq_session_ctx *ctx)
         event_free(ctx->router_timer);
     if (ctx->stats_timer != NULL)
         event_free(ctx->stats_timer);
+    if (ctx->retired_ev != NULL)
+        event_free(ctx->retired_ev);
+    if (ctx->hold_timer != NULL)
+        event_free(ctx->hold_timer);
     free(ctx->dirty);
     free(ctx->dirty_list);
     free(ctx->skill_queues);

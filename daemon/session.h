@@ -39,6 +39,8 @@ struct rq_session_stats {
     uint64_t replaced;      /* sessions taken over by a newer hello of the same name */
     uint64_t requests;      /* lines answered */
     uint64_t errors;        /* lines answered with an error */
+    uint64_t overloaded;    /* contact.new refused: Redis too far behind (redis.max_pending) */
+    uint64_t input_holds;   /* times a client's reading paused until Redis caught up */
 };
 
 struct rq_session_ctx *rq_session_ctx_new(struct event_base *base, const struct rq_conf *conf);

@@ -12,9 +12,10 @@
 #include <sys/time.h>
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+
+#include <uthash.h>
 
 #include "log.h"
 #include "store.h"
@@ -25,11 +26,6 @@
 #define STORE_BACKOFF_MIN 100
 #define STORE_BACKOFF_MAX 2000
 
-struct cmd {
-    char *buf;  /* RESP-formatted command (hiredis allocation) */
-    size_t len; /* its length */
-};
-
 struct waiter {
     rq_store_done_cb *cb; /* told when the batch is durable or journaled */
     void *arg;
@@ -37,8 +33,11 @@ struct waiter {
 
 /* One group commit: the changes of one loop iteration. */
 struct batch {
-    struct cmd *cmds;
-    size_t n, cap;
+    char *buf;     /* its commands, RESP-formatted back to back */
+    size_t len;    /* bytes used in buf */
+    size_t size;   /* bytes allocated */
+    size_t *ends;  /* end offset of each command in buf */
+    size_t n, cap; /* commands, and room in ends */
     struct waiter *waiters;
     size_t nw, capw;
     uint64_t sent_ms;   /* when MULTI went out (in flight) */
@@ -48,6 +47,20 @@ struct batch {
 
 struct blist {
     struct batch *head, *tail;
+};
+
+/* A change of membership of the current batch: contact id in the set of
+ * live contacts (set "") or in queue set's waiting set. Only the last one
+ * per member counts: the batch writes them at its end as one variadic
+ * SADD/SREM/ZADD/ZREM per key (MULTI ... EXEC shows only the batch's end
+ * state, which is the same). */
+struct member {
+    int add;           /* 1: SADD / ZADD, 0: SREM / ZREM */
+    uint64_t score;    /* ZADD score */
+    size_t set_len;    /* key = set name, NUL, contact id */
+    UT_hash_handle hh; /* rq_store.members, keyed by key[0 .. key_len) */
+    size_t key_len;
+    char key[];
 };
 
 struct rq_store {
@@ -64,12 +77,14 @@ struct rq_store {
     struct event *flush_ev;   /* sends cur at the end of the iteration */
     struct event *tick_ev;    /* timeouts and reconnects */
     struct blist inflight;    /* sent, waiting for EXEC */
+    size_t inflight_cmds;     /* commands in the in-flight batches */
     struct blist journal;     /* waiting for Redis to come back */
     size_t journal_cmds;      /* commands in the journal */
     int overflow;             /* journal overflowed: rewrite all on reconnect */
     uint8_t *queue_dirty;     /* per queue: stats to write at the next flush */
     int *dirty_list;          /* indexes of dirty queues */
     int n_dirty;
+    struct member *members;      /* the current batch's membership changes */
     int closing;                 /* being freed: hiredis callbacks must do nothing */
     uint64_t batch_seq;          /* sequence number of the last batch created */
     rq_store_state_cb *state_cb; /* told of outages and recoveries */
@@ -108,6 +123,61 @@ a_str(struct argv *a, const char *s)
     a->n++;
 }
 
+/* Decimal digits of v at p (no NUL); returns the end. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* A number argument, formatted without printf (the hot path). */
+static void
+a_u64(struct argv *a, uint64_t v)
+{
+    char *end;
+
+    if (a->n >= STORE_MAX_ARGS || a->used + 21 > sizeof(a->buf))
+        return;
+    end = put_u64(a->buf + a->used, v);
+    *end = '\0';
+    a->v[a->n] = a->buf + a->used;
+    a->l[a->n] = (size_t)(end - (a->buf + a->used));
+    a->n++;
+    a->used += a->l[a->n - 1] + 1;
+}
+
+/* The key prefix + p1 + p2 + p3 (p2, p3 may be NULL), built by copying. */
+static void
+a_key3(struct argv *a, const struct rq_store *s, const char *p1, const char *p2, const char *p3)
+{
+    const char *parts[4] = {s->rc->prefix, p1, p2, p3};
+    char *start = a->buf + a->used, *p = start;
+
+    if (a->n >= STORE_MAX_ARGS)
+        return;
+    for (int i = 0; i < 4; i++) {
+        size_t l = parts[i] != NULL ? strlen(parts[i]) : 0;
+        if ((size_t)(p - a->buf) + l + 1 > sizeof(a->buf))
+            return;
+        memcpy(p, parts[i] != NULL ? parts[i] : "", l);
+        p += l;
+    }
+    *p = '\0';
+    a->v[a->n] = start;
+    a->l[a->n] = (size_t)(p - start);
+    a->n++;
+    a->used += (size_t)(p - start) + 1;
+}
+
 static void __attribute__((__format__(printf, 2, 3))) a_fmt(struct argv *a, const char *fmt, ...)
 {
     va_list ap;
@@ -137,7 +207,7 @@ static void
 a_field_u64(struct argv *a, const char *name, uint64_t v)
 {
     a_str(a, name);
-    a_fmt(a, "%" PRIu64, v);
+    a_u64(a, v);
 }
 
 static void a_key(struct argv *a, const struct rq_store *s, const char *fmt, ...)
@@ -164,9 +234,8 @@ batch_new(void)
 static void
 batch_free(struct batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
-        redisFreeCommand(b->cmds[i].buf);
-    free(b->cmds);
+    free(b->buf);
+    free(b->ends);
     free(b->waiters);
     free(b);
 }
@@ -209,30 +278,42 @@ current(struct rq_store *s)
     return s->cur;
 }
 
-/* Format a and append it to the current batch. */
+/* Append a to the current batch, formatted by hiredis in the Redis
+ * protocol (RESP). */
 static void
 emit(struct rq_store *s, struct argv *a)
 {
     struct batch *b = current(s);
-    char *buf = NULL;
+    char *cmd;
     int len;
 
     if (b == NULL)
         return;
+    if ((len = redisFormatCommandArgv(&cmd, a->n, a->v, a->l)) < 0)
+        return;
     if (b->n == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 16;
-        struct cmd *nc = realloc(b->cmds, ncap * sizeof(*nc));
-        if (nc == NULL)
-            return;
-        b->cmds = nc;
+        size_t *ne = realloc(b->ends, ncap * sizeof(*ne));
+        if (ne == NULL)
+            goto done;
+        b->ends = ne;
         b->cap = ncap;
     }
-    len = redisFormatCommandArgv(&buf, a->n, a->v, a->l);
-    if (len < 0)
-        return;
-    b->cmds[b->n].buf = buf;
-    b->cmds[b->n].len = (size_t)len;
-    b->n++;
+    if (b->len + (size_t)len > b->size) {
+        size_t nsize = b->size ? b->size * 2 : 4096;
+        char *nb;
+        while (nsize < b->len + (size_t)len)
+            nsize *= 2;
+        if ((nb = realloc(b->buf, nsize)) == NULL)
+            goto done;
+        b->buf = nb;
+        b->size = nsize;
+    }
+    memcpy(b->buf + b->len, cmd, (size_t)len);
+    b->len += (size_t)len;
+    b->ends[b->n++] = b->len;
+done:
+    redisFreeCommand(cmd);
 }
 
 /*
@@ -240,14 +321,23 @@ emit(struct rq_store *s, struct argv *a)
  */
 
 /* The router's order as one sortable score: class, then effective
- * deadline (ms), then tier rank. Exact in a double up to the year 2248. */
-static double
+ * deadline (ms), then tier rank. An integer below 2^53 (up to the year
+ * 2248), so Redis' double score holds it exactly. */
+static uint64_t
 waiting_score(const struct rq_contact *c)
 {
-    int64_t o = c->order_ms < 0 ? 0 : c->order_ms;
-    int rank = c->tier_rank > 7 ? 7 : c->tier_rank;
+    uint64_t o = c->order_ms < 0 ? 0 : (uint64_t)c->order_ms;
+    uint64_t rank = c->tier_rank > 7 ? 7 : (uint64_t)c->tier_rank;
 
-    return (double)c->order_class * 1125899906842624.0 /* 2^50 */ + (double)o * 8.0 + rank;
+    return ((uint64_t)c->order_class << 50) + o * 8u + rank;
+}
+
+/* Only n and used need a start value (the rest is written before it is read). */
+static void
+argv_init(struct argv *a)
+{
+    a->n = 0;
+    a->used = 0;
 }
 
 static void
@@ -265,42 +355,54 @@ skills_text(const struct rq_conf *conf, const struct rq_contact *c, char *out, s
     }
 }
 
+/* The fields an offer, an answer, an escalation or a new priority can
+ * change (the others only change with a re-queue or a transfer). */
 static void
-write_contact_hash(struct rq_store *s, const struct rq_contact *c)
+contact_state_fields(struct argv *a, const struct rq_contact *c)
+{
+    a_field(a, "state", rq_contact_state_name(c->state));
+    a_field_u64(a, "priority", (uint64_t)c->base_priority);
+    a_field(a, "agent", c->agent != NULL ? c->agent->id : "");
+    a_field_u64(a, "offered_ms", c->state == RQ_CS_RINGING ? c->offered_ms : 0);
+    a_field_u64(a, "answered_ms", c->answered_ms);
+    a_field_u64(a, "offers", (uint64_t)c->offers);
+    a_field_u64(a, "alerted", (uint64_t)c->alerted);
+    a_field_u64(a, "escalation", (uint64_t)c->steps_done);
+    a_field_u64(a, "score", waiting_score(c));
+}
+
+/* HSET of the contact's hash: every field (full), or those
+ * contact_state_fields writes. */
+static void
+write_contact_hash(struct rq_store *s, const struct rq_contact *c, int full)
 {
     const struct rq_conf *conf = s->conf;
-    struct argv a = {0};
+    struct argv a;
     char skills[512];
 
-    skills_text(conf, c, skills, sizeof(skills));
+    argv_init(&a);
     a_str(&a, "HSET");
-    a_key(&a, s, "contact:%s", c->id);
-    a_field(&a, "id", c->id);
-    a_field(&a, "state", rq_contact_state_name(c->state));
-    a_field(&a, "channel", rq_channel_name(c->channel));
-    a_field(&a, "queue", conf->queues[c->queue].name);
-    a_field(&a, "tier", conf->tiers[c->tier].name);
-    a_field(&a, "source", c->source);
-    a_field(&a, "customer_id", c->customer_id);
-    a_field(&a, "lang", c->lang);
-    a_field(&a, "persona", c->persona >= 0 ? rq_persona_name((enum rq_persona)c->persona) : "");
-    a_field(&a, "skills", skills);
-    a_field_u64(&a, "priority", (uint64_t)c->base_priority);
-    a_field(&a, "preferred_agent", c->preferred_agent);
-    a_field_u64(&a, "arrived_ms", c->arrived_ms);
-    a_field_u64(&a, "first_arrived_ms", c->first_arrived_ms);
-    a_field_u64(&a, "target_ms", c->target_ms);
-    a_field_u64(&a, "deadline_ms", c->deadline_ms);
-    a_field_u64(&a, "due_at_ms", c->due_at_ms);
-    a_field_u64(&a, "seq", c->seq);
-    a_field(&a, "agent", c->agent != NULL ? c->agent->id : "");
-    a_field_u64(&a, "offered_ms", c->state == RQ_CS_RINGING ? c->offered_ms : 0);
-    a_field_u64(&a, "answered_ms", c->answered_ms);
-    a_field_u64(&a, "offers", (uint64_t)c->offers);
-    a_field_u64(&a, "alerted", (uint64_t)c->alerted);
-    a_field_u64(&a, "escalation", (uint64_t)c->steps_done);
-    a_fmt(&a, "score");
-    a_fmt(&a, "%.0f", waiting_score(c));
+    a_key3(&a, s, "contact:", c->id, NULL);
+    if (full) {
+        skills_text(conf, c, skills, sizeof(skills));
+        a_field(&a, "id", c->id);
+        a_field(&a, "channel", rq_channel_name(c->channel));
+        a_field(&a, "queue", conf->queues[c->queue].name);
+        a_field(&a, "tier", conf->tiers[c->tier].name);
+        a_field(&a, "source", c->source);
+        a_field(&a, "customer_id", c->customer_id);
+        a_field(&a, "lang", c->lang);
+        a_field(&a, "persona", c->persona >= 0 ? rq_persona_name((enum rq_persona)c->persona) : "");
+        a_field(&a, "skills", skills);
+        a_field(&a, "preferred_agent", c->preferred_agent);
+        a_field_u64(&a, "arrived_ms", c->arrived_ms);
+        a_field_u64(&a, "first_arrived_ms", c->first_arrived_ms);
+        a_field_u64(&a, "target_ms", c->target_ms);
+        a_field_u64(&a, "deadline_ms", c->deadline_ms);
+        a_field_u64(&a, "due_at_ms", c->due_at_ms);
+        a_field_u64(&a, "seq", c->seq);
+    }
+    contact_state_fields(&a, c);
     emit(s, &a);
 }
 
@@ -308,13 +410,14 @@ static void
 write_event(struct rq_store *s, const char *type, const char *id, const char *state,
             const char *change, const char *queue, const char *agent)
 {
-    struct argv a = {0};
+    struct argv a;
 
+    argv_init(&a);
     a_str(&a, "XADD");
-    a_key(&a, s, "events");
+    a_key3(&a, s, "events", NULL, NULL);
     a_str(&a, "MAXLEN");
     a_str(&a, "~");
-    a_fmt(&a, "%zu", s->rc->events_maxlen);
+    a_u64(&a, s->rc->events_maxlen);
     a_str(&a, "*");
     a_field(&a, "type", type);
     a_field(&a, "id", id);
@@ -328,28 +431,93 @@ write_event(struct rq_store *s, const char *type, const char *id, const char *st
     emit(s, &a);
 }
 
+/* Record that id joins (add) or leaves set ("" for the live contacts,
+ * else a queue's name) in the current batch. */
+static void
+member(struct rq_store *s, const char *set, const char *id, int add, uint64_t score)
+{
+    size_t sl = strlen(set), il = strlen(id), kl = sl + 1 + il;
+    struct member *m;
+    char key[RQ_MAX_NAME_LEN * 4 + RQ_MAX_ID_LEN * 4 + 2];
+
+    if (current(s) == NULL || kl > sizeof(key))
+        return;
+    memcpy(key, set, sl);
+    key[sl] = '\0';
+    memcpy(key + sl + 1, id, il);
+    HASH_FIND(hh, s->members, key, kl, m);
+    if (m == NULL) {
+        if ((m = malloc(sizeof(*m) + kl + 1)) == NULL)
+            return;
+        memcpy(m->key, key, kl);
+        m->key[kl] = '\0';
+        m->key_len = kl;
+        m->set_len = sl;
+        HASH_ADD_KEYPTR(hh, s->members, m->key, kl, m);
+    }
+    m->add = add;
+    m->score = score;
+}
+
+static int
+member_cmp(const struct member *a, const struct member *b)
+{
+    int c = strcmp(a->key, b->key); /* the set names */
+
+    return c != 0 ? c : (a->add - b->add);
+}
+
+/* Write the recorded membership changes into the current batch: per set,
+ * one command per kind (at most STORE_MAX_ARGS arguments each). Runs
+ * before the batch goes out, and before anything deletes a whole set. */
+static void
+flush_members(struct rq_store *s)
+{
+    struct member *m, *tmp, *run = NULL;
+    struct argv a;
+
+    if (s->members == NULL)
+        return;
+    HASH_SRT(hh, s->members, member_cmp);
+    argv_init(&a);
+    for (m = s->members; m != NULL; m = m->hh.next) {
+        int live = m->set_len == 0;
+        if (run == NULL || a.n + 2 >= STORE_MAX_ARGS || a.used + 64 > sizeof(a.buf) ||
+            member_cmp(run, m) != 0) {
+            if (run != NULL)
+                emit(s, &a);
+            run = m;
+            argv_init(&a);
+            a_str(&a, live ? (m->add ? "SADD" : "SREM") : (m->add ? "ZADD" : "ZREM"));
+            if (live)
+                a_key3(&a, s, "contacts", NULL, NULL);
+            else
+                a_key3(&a, s, "queue:", m->key, ":waiting");
+        }
+        if (!live && m->add)
+            a_u64(&a, m->score);
+        a_str(&a, m->key + m->set_len + 1);
+    }
+    if (run != NULL)
+        emit(s, &a);
+    HASH_ITER (hh, s->members, m, tmp) {
+        HASH_DEL(s->members, m);
+        free(m);
+    }
+}
+
 static void
 zcmd(struct rq_store *s, const char *op, int queue, const struct rq_contact *c)
 {
-    struct argv a = {0};
+    int add = strcmp(op, "ZADD") == 0;
 
-    a_str(&a, op);
-    a_key(&a, s, "queue:%s:waiting", s->conf->queues[queue].name);
-    if (strcmp(op, "ZADD") == 0)
-        a_fmt(&a, "%.0f", waiting_score(c));
-    a_str(&a, c->id);
-    emit(s, &a);
+    member(s, s->conf->queues[queue].name, c->id, add, add ? waiting_score(c) : 0);
 }
 
 static void
 set_cmd(struct rq_store *s, const char *op, const char *id)
 {
-    struct argv a = {0};
-
-    a_str(&a, op);
-    a_key(&a, s, "contacts");
-    a_str(&a, id);
-    emit(s, &a);
+    member(s, "", id, strcmp(op, "SADD") == 0, 0);
 }
 
 void
@@ -361,14 +529,16 @@ rq_store_contact(struct rq_store *s, const struct rq_contact *c, enum rq_change 
         return;
     q = s->conf->queues[c->queue].name;
     if (chg == RQ_CHG_ENDED || chg == RQ_CHG_ABANDONED) {
-        struct argv a = {0};
+        struct argv a;
+        argv_init(&a);
         a_str(&a, "DEL");
-        a_key(&a, s, "contact:%s", c->id);
+        a_key3(&a, s, "contact:", c->id, NULL);
         emit(s, &a);
         zcmd(s, "ZREM", c->queue, c);
         set_cmd(s, "SREM", c->id);
     } else {
-        write_contact_hash(s, c);
+        write_contact_hash(
+            s, c, chg == RQ_CHG_QUEUED || chg == RQ_CHG_REQUEUED || chg == RQ_CHG_TRANSFERRED);
         if (chg == RQ_CHG_QUEUED)
             set_cmd(s, "SADD", c->id);
         if (chg == RQ_CHG_TRANSFERRED && c->prev_queue >= 0 && c->prev_queue != c->queue)
@@ -383,6 +553,18 @@ rq_store_contact(struct rq_store *s, const struct rq_contact *c, enum rq_change 
                 rq_change_name(chg), q, c->agent != NULL ? c->agent->id : NULL);
 }
 
+/* DEL <prefix><kind><name><tail> */
+static void
+del_key(struct rq_store *s, const char *kind, const char *name, const char *tail)
+{
+    struct argv a = {0};
+
+    flush_members(s); /* before the key goes */
+    a_str(&a, "DEL");
+    a_key(&a, s, "%s%s%s", kind, name, tail);
+    emit(s, &a);
+}
+
 static const char *
 presence_name(enum rq_presence p)
 {
@@ -392,12 +574,19 @@ presence_name(enum rq_presence p)
 void
 rq_store_agent(struct rq_store *s, const struct rq_agent *a)
 {
-    struct argv v = {0};
+    struct argv v;
 
     if (s == NULL)
         return;
+    if (a->retiring && a->presence == RQ_PRES_LOGGED_OUT) {
+        /* removed by a reload and done with its contacts: gone */
+        del_key(s, "agent:", a->id, "");
+        write_event(s, "agent", a->id, "removed", NULL, NULL, NULL);
+        return;
+    }
+    argv_init(&v);
     a_str(&v, "HSET");
-    a_key(&v, s, "agent:%s", a->id);
+    a_key3(&v, s, "agent:", a->id, NULL);
     a_field(&v, "id", a->id);
     a_field(&v, "state", rq_agent_state_name(a->state));
     a_field(&v, "presence", presence_name(a->presence));
@@ -500,13 +689,14 @@ write_everything(struct rq_store *s)
     const struct rq_model *m = rq_router_model(s->router);
     struct argv a = {0};
 
+    flush_members(s); /* before the sets go */
     a_str(&a, "DEL");
     a_key(&a, s, "contacts");
-    for (int i = 0; i < m->n_queues; i++)
-        a_key(&a, s, "queue:%s:waiting", m->queues[i].conf->name);
     emit(s, &a);
+    for (int i = 0; i < m->n_queues; i++) /* a command each: any number of queues */
+        del_key(s, "queue:", m->queues[i].conf->name, ":waiting");
     for (const struct rq_contact *c = m->contacts; c != NULL; c = c->hh.next) {
-        write_contact_hash(s, c);
+        write_contact_hash(s, c, 1);
         set_cmd(s, "SADD", c->id);
         if (c->state == RQ_CS_WAITING)
             zcmd(s, "ZADD", c->queue, c);
@@ -515,17 +705,6 @@ write_everything(struct rq_store *s)
         rq_store_agent(s, &m->agents[i]);
     for (int i = 0; i < m->n_queues; i++)
         rq_store_queue(s, &m->queues[i]);
-}
-
-/* DEL <prefix><kind><name><tail> */
-static void
-del_key(struct rq_store *s, const char *kind, const char *name, const char *tail)
-{
-    struct argv a = {0};
-
-    a_str(&a, "DEL");
-    a_key(&a, s, "%s%s%s", kind, name, tail);
-    emit(s, &a);
 }
 
 int
@@ -568,6 +747,138 @@ rq_store_reload(struct rq_store *s, const struct rq_conf *conf, const struct rq_
 }
 
 /*
+ * hiredis on the loop. Like hiredis' own libevent adapter, with two
+ * differences that save two epoll_ctl calls and a loop turn per batch:
+ * the read event stays registered (persistent), and what hiredis has to
+ * write is written at the end of the loop turn that queued it (a batch goes
+ * out in the turn it was made); the write event is registered only while
+ * connecting or when the socket does not take everything.
+ */
+
+struct rq_redis_ev {
+    redisAsyncContext *ac; /* the context */
+    struct event *rev;     /* readable (persistent) */
+    struct event *wev;     /* writable: connecting, or the socket was full */
+    struct event *soon;    /* end of this loop turn: write what hiredis holds */
+    int reading;           /* rev is registered */
+};
+
+/* The context being written from soon_cb: its addWrite means "the socket
+ * is full", not "there is something to write". */
+static const redisAsyncContext *ev_writing;
+
+static void
+ev_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq_redis_ev *e = arg;
+
+    redisAsyncHandleRead(e->ac); /* may free e (cleanup) */
+}
+
+static void
+ev_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq_redis_ev *e = arg;
+
+    redisAsyncHandleWrite(e->ac); /* may free e */
+}
+
+static void
+ev_soon_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rq_redis_ev *e = arg;
+    redisAsyncContext *ac = e->ac;
+
+    ev_writing = ac;
+    redisAsyncHandleWrite(ac); /* may free e */
+    ev_writing = NULL;
+}
+
+static void
+ev_add_read(void *privdata)
+{
+    struct rq_redis_ev *e = privdata;
+
+    if (!e->reading) {
+        e->reading = 1;
+        event_add(e->rev, NULL);
+    }
+}
+
+static void
+ev_del_read(void *privdata)
+{
+    struct rq_redis_ev *e = privdata;
+
+    if (e->reading) {
+        e->reading = 0;
+        event_del(e->rev);
+    }
+}
+
+static void
+ev_add_write(void *privdata)
+{
+    struct rq_redis_ev *e = privdata;
+
+    if (!(e->ac->c.flags & REDIS_CONNECTED) || ev_writing == e->ac)
+        event_add(e->wev, NULL);
+    else
+        event_active(e->soon, EV_WRITE, 0);
+}
+
+static void
+ev_del_write(void *privdata)
+{
+    struct rq_redis_ev *e = privdata;
+
+    event_del(e->wev);
+}
+
+static void
+ev_cleanup(void *privdata)
+{
+    struct rq_redis_ev *e = privdata;
+
+    event_free(e->rev);
+    event_free(e->wev);
+    event_free(e->soon);
+    free(e);
+}
+
+static int
+ev_attach(redisAsyncContext *ac, struct event_base *base)
+{
+    struct rq_redis_ev *e;
+
+    if (ac->ev.data != NULL || (e = calloc(1, sizeof(*e))) == NULL)
+        return REDIS_ERR;
+    e->ac = ac;
+    e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, ev_read_cb, e);
+    e->wev = event_new(base, ac->c.fd, EV_WRITE, ev_write_cb, e);
+    e->soon = event_new(base, -1, 0, ev_soon_cb, e);
+    if (e->rev == NULL || e->wev == NULL || e->soon == NULL) {
+        if (e->rev != NULL)
+            event_free(e->rev);
+        if (e->wev != NULL)
+            event_free(e->wev);
+        if (e->soon != NULL)
+            event_free(e->soon);
+        free(e);
+        return REDIS_ERR;
+    }
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    ac->ev.data = e;
+    ev_add_read(e);
+    event_add(e->wev, NULL); /* the connection completes when writable */
+    return REDIS_OK;
+}
+
+/*
  * Sending, acknowledging, journaling.
  */
 
@@ -577,6 +888,26 @@ tell(struct batch *b, int durable)
     for (size_t i = 0; i < b->nw; i++)
         b->waiters[i].cb(b->waiters[i].arg, durable);
     b->nw = 0;
+}
+
+/* Append src's waiters to dst's (src keeps none). */
+static int
+move_waiters(struct batch *dst, struct batch *src)
+{
+    if (dst->nw + src->nw > dst->capw) {
+        size_t ncap = dst->capw ? dst->capw : 8;
+        struct waiter *nw;
+        while (ncap < dst->nw + src->nw)
+            ncap *= 2;
+        if ((nw = realloc(dst->waiters, ncap * sizeof(*nw))) == NULL)
+            return -1;
+        dst->waiters = nw;
+        dst->capw = ncap;
+    }
+    memcpy(dst->waiters + dst->nw, src->waiters, src->nw * sizeof(*src->waiters));
+    dst->nw += src->nw;
+    src->nw = 0;
+    return 0;
 }
 
 static void
@@ -609,8 +940,10 @@ exec_cb(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     /* Replies come in order: b is the oldest batch in flight. */
-    if (s->inflight.head == b)
+    if (s->inflight.head == b) {
         blist_pop(&s->inflight);
+        s->inflight_cmds -= b->n;
+    }
     if (reply == NULL) { /* connection lost before the answer: keep it */
         journal(s, b);
         return;
@@ -635,12 +968,13 @@ send_batch(struct rq_store *s, struct batch *b)
 
     if (redisAsyncFormattedCommand(s->ac, NULL, NULL, multi, sizeof(multi) - 1) != REDIS_OK)
         return -1;
-    for (size_t i = 0; i < b->n; i++)
-        redisAsyncFormattedCommand(s->ac, NULL, NULL, b->cmds[i].buf, b->cmds[i].len);
+    for (size_t i = 0, start = 0; i < b->n; start = b->ends[i++])
+        redisAsyncFormattedCommand(s->ac, NULL, NULL, b->buf + start, b->ends[i] - start);
     if (redisAsyncFormattedCommand(s->ac, exec_cb, b, exec, sizeof(exec) - 1) != REDIS_OK)
         return -1;
     b->sent_ms = wall_ms();
     blist_push(&s->inflight, b);
+    s->inflight_cmds += b->n;
     return 0;
 }
 
@@ -652,11 +986,19 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 
     if (s->n_dirty > 0)
         write_dirty_queues(s);
+    flush_members(s);
     b = s->cur;
     s->cur = NULL;
     if (b == NULL)
         return;
     if (b->n == 0) {
+        /* Nothing to write, but its waiters must not hear before those of
+         * the batches sent earlier (a client's replies go out in order and
+         * only once durable): they join the newest batch in flight. */
+        if (s->inflight.tail != NULL && move_waiters(s->inflight.tail, b) == 0) {
+            batch_free(b);
+            return;
+        }
         tell(b, s->ready);
         batch_free(b);
         return;
@@ -803,7 +1145,7 @@ connect_start(struct rq_store *s)
         return;
     }
     ac->data = s;
-    if (redisLibeventAttach(ac, s->base) != REDIS_OK) {
+    if (ev_attach(ac, s->base) != REDIS_OK) {
         redisAsyncFree(ac);
         lost(s, "cannot attach to the event loop");
         return;
@@ -911,6 +1253,13 @@ rq_store_free(struct rq_store *s)
         event_free(s->tick_ev);
     free(s->queue_dirty);
     free(s->dirty_list);
+    {
+        struct member *m, *tmp;
+        HASH_ITER (hh, s->members, m, tmp) {
+            HASH_DEL(s->members, m);
+            free(m);
+        }
+    }
     free(s);
 }
 
@@ -954,6 +1303,36 @@ int
 rq_store_accepting(const struct rq_store *s)
 {
     return s == NULL || (!s->overflow && s->journal_cmds < s->rc->journal_max);
+}
+
+size_t
+rq_store_pending(const struct rq_store *s)
+{
+    if (s == NULL)
+        return 0;
+    return s->inflight_cmds + (s->cur != NULL ? s->cur->n : 0);
+}
+
+int
+rq_store_overloaded(const struct rq_store *s, uint32_t *retry_ms)
+{
+    uint64_t behind = 0, now;
+
+    /* s->conf, not s->rc: the limit follows a reload (the connection
+     * settings stay those of the start) */
+    if (s == NULL || rq_store_pending(s) < s->conf->redis.max_pending)
+        return 0;
+    if (s->inflight.head != NULL && (now = wall_ms()) > s->inflight.head->sent_ms)
+        behind = now - s->inflight.head->sent_ms;
+    /* Redis is `behind` ms late on the oldest batch: come back when that
+     * much more has passed (at least 10 ms, at most the command timeout). */
+    if (behind < 10)
+        behind = 10;
+    if (behind > s->rc->command_timeout_ms)
+        behind = s->rc->command_timeout_ms;
+    if (retry_ms != NULL)
+        *retry_ms = (uint32_t)((behind + 9) / 10 * 10);
+    return 1;
 }
 
 int

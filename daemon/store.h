@@ -78,6 +78,13 @@ void rq_store_on_state(struct rq_store *s, rq_store_state_cb *cb, void *arg);
 /* 1 while new contacts may be taken (journal below its bound). */
 int rq_store_accepting(const struct rq_store *s);
 int rq_store_connected(const struct rq_store *s);
+/* Commands handed to Redis and not acknowledged yet, with the current
+ * batch's: how far Redis is behind. */
+size_t rq_store_pending(const struct rq_store *s);
+/* 1 while that is at redis.max_pending or more: new contacts are refused
+ * (`overloaded`) until Redis catches up; *retry_ms (may be NULL) gets a
+ * hint of when to try again. */
+int rq_store_overloaded(const struct rq_store *s, uint32_t *retry_ms);
 void rq_store_get_stats(const struct rq_store *s, struct rq_store_stats *out);
 
 /* Write everything still pending and wait up to timeout_ms for Redis to
