@@ -7,10 +7,15 @@ and check that the document's examples still match what ringqd sends.
         exits 1 and lists every example line of docs/protocol.md that the
         daemon no longer produces (times and timestamps are not compared)
 
-It runs ringqd on conf/ringqd.conf (ports and paths replaced) with a private
-redis-server, and waits out one real ring-no-answer of the sample config's
-15 s ring timeout, so it takes about 25 s. Not a unit test: run it when the
-protocol changes and paste the lines that changed into the document.
+It runs ringqd on conf/ringqd.conf (ports and paths replaced, and two more
+monitors: `boss` with role supervisor and `root` with role admin) with a
+private redis-server, and waits out one real ring-no-answer of the sample
+config's 15 s ring timeout, so it takes about 30 s. For the admin examples it
+reloads the daemon's config file as it is, breaks it for one refused reload,
+drops `boss` and agent a1003 from it for one more, and puts it back. ctest runs the check as
+it_protocol_doc; when the protocol changes, run the script without --check and
+paste the lines that changed into the document. In messages, a file path
+before `:LINE:` is not compared either (the document shows /etc/ringq/...).
 """
 
 import json
@@ -33,6 +38,12 @@ VOLATILE = re.compile(r'"(since_ms|arrived_ms|deadline_ms|start_ms|waited_s|ewt_
                       r'longest_wait_s|asa_s|aht_s|occupancy|traffic_erlangs|mean_abs|'
                       r'mean_signed)":[0-9.e+-]+')
 LINE = re.compile(r"^\s*([\w-]*)\s*([<>]) (.*)$")
+# A file path before `:LINE:` in a message (config errors name the file).
+FILE_LINE = re.compile(r'/[^\s"\':]*:([0-9]+):')
+
+# Monitors the recording adds to the sample config (sections 7.3 and 7.4).
+MONITORS = ('{ name = "boss"; token = "boss-secret"; role = "supervisor"; },\n'
+            '  { name = "root"; token = "root-secret"; role = "admin"; }')
 
 
 class Tap(H.Client):
@@ -70,7 +81,12 @@ class Tap(H.Client):
 def sample_config(redis):
     text = open(SAMPLE).read()
     text = text.replace("port = 6379;", "port = %d;" % redis.port)
+    text = text.replace("port = 7341;", "port = %d;" % H.free_port())
     text = re.sub(r"port = 7340;", "port = ${PORT};", text)
+    text, n = re.subn(r'(monitors = \(\s*\{ name = "wallboard"; token = "demo"; \})',
+                      lambda m: m.group(1) + ",\n  " + MONITORS, text)
+    if n != 1:
+        raise RuntimeError("%s: no monitors list with the wallboard to extend" % SAMPLE)
     return re.sub(r'unix = "[^"]*ringqd.sock";', 'unix = "${UNIX}";', text)
 
 
@@ -182,10 +198,61 @@ def session_tour(d, out):
     src2.send_raw(b'{"op":"ping","pad":"' + b"x" * 70000 + b'"}\n')
     src2.drain()
     src2.req("ping")
+    for c in (mon, a5):
+        c.drain(0.2)
+    supervise(d, conn, mon, a5, a3, src2)
     a1.req("bye")
     a1.drain()
     for c in (mon, a3, a5, src2):
         c.drain(0.2)
+
+
+def supervise(d, conn, mon, agent, leaver, src):
+    """Sections 7.3 and 7.4: supervisor and admin ops, and three reloads:
+    the file unchanged, broken, and without boss and without the agent
+    `leaver` while an offer rings at it."""
+    boss = conn("boss")
+    boss.req("hello", role="monitor", name="boss", token="boss-secret")
+    boss.req("agent.set", agent=agent.label, state="not_ready", reason="coaching")
+    agent.drain()
+    src.req("contact.new", contact="c-1006", queue="sales")
+    src.req("contact.new", contact="c-1007", queue="sales")
+    boss.req("contact.priority", contact="c-1007", priority=100)
+    boss.req("contact.move", contact="c-1006", queue="support")
+    mon.req("agent.set", agent=agent.label, state="ready")
+    for c in (mon, src, agent, boss):
+        c.drain()
+    root = conn("root")
+    root.req("hello", role="monitor", name="root", token="root-secret")
+    # The file unchanged: everything is kept.
+    root.req("admin.reload")
+    for c in (root, boss, mon):
+        c.drain()
+    good = open(d.conf_path).read()
+    try:
+        # A typo: refused, the running configuration stays.
+        with open(d.conf_path, "w") as f:
+            f.write("drain_timout_s = 30;\n" + good)
+        root.req("admin.reload")
+        for c in (root, boss, mon):
+            c.drain()
+        # boss and the ringing agent removed from the file: their sessions
+        # are closed, the offer is revoked and the contact waits again.
+        leaver.req("agent.state", state="ready")
+        for c in (leaver, src, mon):
+            c.drain()
+        text = good.replace(MONITORS, '{ name = "root"; token = "root-secret"; role = "admin"; }')
+        text, n = re.subn(r'\{ id = "%s";.*?\},\s*' % leaver.label, "", text, flags=re.S)
+        if n != 1:
+            raise RuntimeError("%s: no agent %s to remove" % (SAMPLE, leaver.label))
+        with open(d.conf_path, "w") as f:
+            f.write(text)
+        root.req("admin.reload")
+        for c in (root, boss, leaver, src, mon):
+            c.drain()
+    finally:
+        with open(d.conf_path, "w") as f:
+            f.write(good)
 
 
 def session_call(d, out):
@@ -248,6 +315,7 @@ def normalize(line, with_label=True):
         return None
     label, arrow, body = m.groups()
     body = VOLATILE.sub(r'"\1":N', body)
+    body = FILE_LINE.sub(r"FILE:\1:", body)
     return "%s %s %s" % (label if with_label else "", arrow, body)
 
 

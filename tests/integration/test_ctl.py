@@ -298,15 +298,45 @@ class Ctl(RingqTestCase):
         self.assertEqual((c1["queue"], c1["priority"]), ("sales", 0))
         self.assertTrue(d.alive())
 
+    def write_conf(self, d, text):
+        tmp = d.conf_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, d.conf_path)
+
     def test_reload_and_drain(self):
         d = self.start(conf())
         root = ("root", "r00t")
+        # reload: done once ringqctl returns, with what now runs
         out, _ = self.ctl(d, "reload", who=root)
-        self.assertIn("SIGHUP", out)
-        self.wait_until(lambda: "SIGHUP" in d.stderr_text(), what="SIGHUP in the log")
-        self.assertTrue(d.alive())
+        self.assertRegex(out, r"^reload: done: 2 queues, 2 agents\b")
+        self.assertEqual(len([l for l in d.stderr_text().splitlines()
+                              if l.startswith("<5>reload: ")]), 1, d.stderr_tail())
+        c = conf()
+        c["queues"].append(queue("billing", skills={"support": 1}))
+        d.template = c
+        self.write_conf(d, d._render())
         r = self.ctl_json(d, "reload", who=root)
-        self.assertEqual((r["ok"], r["signal"]), (True, "SIGHUP"))
+        self.assertEqual((r["ok"], r["reloaded"], r["queues"], r["agents"], r["moved"]),
+                         (True, True, 3, 2, 0))
+        # a broken file: refused with its FILE:LINE, exit status 1 (refused),
+        # and the running configuration stays
+        good = d._render()
+        line = good.count("\n") + 1
+        self.write_conf(d, good + "broken = ;\n")
+        out, err = self.ctl(d, "reload", who=root, expect=1)
+        self.assertIn("bad_config", out + err)
+        self.assertIn("%s:%d: " % (d.conf_path, line), out + err)
+        self.assertNotIn("reload: done", out)
+        out, _ = self.ctl(d, "--json", "reload", who=root, expect=1)
+        r = json.loads(out)
+        self.assertEqual((r["ok"], r["error"]["code"]), (False, "bad_config"))
+        self.assertTrue(r["error"]["message"].startswith("%s:%d: " % (d.conf_path, line)), r)
+        self.assertEqual(len(self.ctl_json(d, "queues")), 3)
+        self.write_conf(d, good)
+        out, _ = self.ctl(d, "reload", who=root)
+        self.assertRegex(out, r"^reload: done: 3 queues, 2 agents\b")
+        self.assertTrue(d.alive())
         out, _ = self.ctl(d, "drain", who=root)
         self.assertIn("SIGTERM", out)
         proc = d.proc

@@ -1,8 +1,9 @@
 """ringqd under a service manager: the unit passes `systemd-analyze verify`
 and rates 2.0 or better in `systemd-analyze security`, and the daemon speaks
 the notify protocol (READY=1 after its listeners accept, WATCHDOG=1 at half
-the watchdog period, STOPPING=1 on SIGTERM) to a datagram socket the test
-owns, as systemd would give it in NOTIFY_SOCKET."""
+the watchdog period, RELOADING=1 with MONOTONIC_USEC then READY=1 on SIGHUP,
+for a good file and for a refused one, STOPPING=1 on SIGTERM) to a datagram
+socket the test owns, as systemd would give it in NOTIFY_SOCKET."""
 
 import os
 import re
@@ -15,6 +16,8 @@ import time
 import unittest
 
 from ringq_harness import Daemon, RingqTestCase, agent, config, queue
+
+RELOAD_S = 20.0  # bound of one reload (sanitizer builds on a loaded machine)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UNIT = os.path.join(HERE, "..", "..", "systemd", "ringqd.service")
@@ -91,6 +94,28 @@ class Notify(RingqTestCase):
                 return got
         self.fail("no %s within %.0f s; got %r" % (until, timeout, got))
 
+    def reload(self, s, d, text):
+        """Write text as d's config file, SIGHUP: RELOADING=1 with STATUS=
+        and a MONOTONIC_USEC taken while it reloads, in one datagram, then
+        READY=1 (with no second RELOADING=1 between them)."""
+        tmp = d.conf_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, d.conf_path)
+        t0 = time.monotonic_ns() // 1000  # CLOCK_MONOTONIC, in microseconds
+        d.proc.send_signal(signal.SIGHUP)
+        reloading = self.messages(s, "RELOADING", timeout=RELOAD_S)[-1]
+        t1 = time.monotonic_ns() // 1000
+        self.assertEqual(reloading["RELOADING"], "1")
+        self.assertIn("STATUS", reloading)
+        self.assertNotIn("READY", reloading)
+        usec = int(reloading["MONOTONIC_USEC"])
+        self.assertGreaterEqual(usec, t0, "MONOTONIC_USEC before the SIGHUP was sent")
+        self.assertLessEqual(usec, t1, "MONOTONIC_USEC after the datagram arrived")
+        after = self.messages(s, "READY", timeout=RELOAD_S)
+        self.assertEqual(after[-1]["READY"], "1")
+        self.assertEqual([m for m in after if "RELOADING" in m], [])
+
     def test_ready_watchdog_stopping(self):
         s, path = self.notify_socket()
         os.environ["NOTIFY_SOCKET"] = path
@@ -114,6 +139,24 @@ class Notify(RingqTestCase):
             n += sum(1 for m in self.messages(s, "WATCHDOG", timeout=2.0) if "WATCHDOG" in m)
         elapsed = time.monotonic() - t0
         self.assertLess(elapsed, 3.0, "5 keep-alives took %.1f s" % elapsed)
+        # SIGHUP with a good file (a queue added): RELOADING=1, then READY=1
+        # once the new configuration runs
+        c = small_conf()
+        c["queues"].append(queue("support", skills={"sales": 1}))
+        d.template = c
+        self.reload(s, d, d._render())
+        self.wait_until(lambda: [l for l in d.stderr_text().splitlines()
+                                 if l.startswith("<5>reload: ")],
+                        what="the reload's notice in the log")
+        src.ok("contact.new", contact="n1", queue="support")
+        # a broken file: refused, and still RELOADING=1 then READY=1
+        good = d._render()
+        self.reload(s, d, good + "broken = ;\n")
+        refused = "<3>reload refused: %s:%d: " % (d.conf_path, good.count("\n") + 1)
+        self.wait_until(lambda: [l for l in d.stderr_text().splitlines()
+                                 if l.startswith(refused)],
+                        what="the refusal (FILE:LINE) in the log")
+        src.ok("contact.new", contact="n2", queue="support")
         # SIGTERM: STOPPING=1, then exit 0 (checked by the harness)
         d.proc.send_signal(signal.SIGTERM)
         msgs = self.messages(s, "STOPPING")
