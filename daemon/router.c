@@ -1525,6 +1525,14 @@ struct reload {
     int n_revoke;
     void **gone; /* udata of removed agents */
     int n_gone;
+    struct nc_agent *nc_mem;    /* one per agent of nc, hashed in nc_agents */
+    struct nc_agent *nc_agents; /* nc's agent ids */
+};
+
+/* An agent id of the new configuration, for finding it in one step. */
+struct nc_agent {
+    const char *id;    /* nc->agents[i].id */
+    UT_hash_handle hh; /* in reload.nc_agents */
 };
 
 typedef int rq_name_lookup(const struct rq_conf *conf, const char *name);
@@ -1541,13 +1549,29 @@ name_map(const struct rq_conf *nc, const void *arr, int n, size_t stride, rq_nam
     return map;
 }
 
+/* Hash the new configuration's agent ids (every old agent is looked up). */
 static int
-agent_in_conf(const struct rq_conf *conf, const char *id)
+index_nc_agents(struct reload *R)
 {
-    for (int i = 0; i < conf->n_agents; i++)
-        if (strcmp(conf->agents[i].id, id) == 0)
-            return i;
-    return -1;
+    const struct rq_conf *nc = R->nc;
+
+    if ((R->nc_mem = calloc((size_t)(nc->n_agents ? nc->n_agents : 1), sizeof(*R->nc_mem))) == NULL)
+        return -1;
+    for (int i = 0; i < nc->n_agents; i++) {
+        R->nc_mem[i].id = nc->agents[i].id;
+        HASH_ADD_KEYPTR(hh, R->nc_agents, R->nc_mem[i].id, strlen(R->nc_mem[i].id), &R->nc_mem[i]);
+    }
+    return 0;
+}
+
+/* Does the new configuration have agent id? */
+static int
+agent_in_nc(const struct reload *R, const char *id)
+{
+    struct nc_agent *e = NULL;
+
+    HASH_FIND_STR(R->nc_agents, id, e);
+    return e != NULL;
 }
 
 static void
@@ -1607,7 +1631,7 @@ reload_check(struct reload *R, struct rq_error *err)
         return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
     for (int i = 0; i < m->n_agents; i++) {
         const struct rq_agent *a = &m->agents[i];
-        if (agent_in_conf(R->nc, a->id) >= 0 || (a->load_total == 0 && !a->in_wrap))
+        if (agent_in_nc(R, a->id) || (a->load_total == 0 && !a->in_wrap))
             continue;
         if (retire_conf(&R->retired[R->n_retired++], a->conf) < 0)
             return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
@@ -1873,6 +1897,8 @@ reload_free(struct reload *R)
     free(R->smap);
     free(R->revoke);
     free(R->gone);
+    HASH_CLEAR(hh, R->nc_agents);
+    free(R->nc_mem);
     if (R->retired != NULL)
         retired_free(R->retired, R->n_retired);
 }
@@ -1887,7 +1913,7 @@ reload_report(const struct reload *R, struct rq_reload_report *rep)
         rep->queues_removed += R->qmap[q] < 0;
     rep->queues_added = nm->n_queues - (om->n_queues - rep->queues_removed);
     for (int i = 0; i < om->n_agents; i++)
-        rep->agents_removed += agent_in_conf(R->nc, om->agents[i].id) < 0;
+        rep->agents_removed += !agent_in_nc(R, om->agents[i].id);
     for (int i = 0; i < R->nc->n_agents; i++)
         rep->agents_added += rq_model_agent(om, R->nc->agents[i].id) == NULL;
     for (const struct rq_contact *c = nm->contacts; c != NULL; c = c->hh.next)
@@ -1915,7 +1941,7 @@ rq_router_reload(struct rq_router *r, const struct rq_conf *nc, struct rq_reload
     R.qmap = name_map(nc, oc->queues, oc->n_queues, sizeof(oc->queues[0]), rq_conf_queue_index);
     R.tmap = name_map(nc, oc->tiers, oc->n_tiers, sizeof(oc->tiers[0]), rq_conf_tier_index);
     R.smap = name_map(nc, oc->skills, oc->n_skills, sizeof(oc->skills[0]), rq_conf_skill_index);
-    if (R.qmap == NULL || R.tmap == NULL || R.smap == NULL) {
+    if (R.qmap == NULL || R.tmap == NULL || R.smap == NULL || index_nc_agents(&R) < 0) {
         reload_free(&R);
         return rq_fail(err, RQ_E_INTERNAL, "reload: out of memory");
     }
